@@ -1,0 +1,74 @@
+"""The ASGI application: `create_app(settings)` wires routers, middleware and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from enrollpay import __version__
+from enrollpay.auth.endpoints import router as auth_router
+from enrollpay.auth.ratelimit import RateLimiter
+from enrollpay.config import Settings, load_settings
+from enrollpay.courses.endpoints import admin_router as admin_courses_router
+from enrollpay.courses.endpoints import router as courses_router
+from enrollpay.db.engine import Database
+from enrollpay.errors import COMMON_ERROR_RESPONSES, install_error_handlers
+from enrollpay.health import router as health_router
+from enrollpay.jobs.worker import Worker
+from enrollpay.logging import configure_logging
+from enrollpay.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from enrollpay.pricing.endpoints import admin_router as admin_coupons_router
+from enrollpay.pricing.endpoints import router as pricing_router
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.LOG_LEVEL)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings)
+        app.state.db = db
+        app.state.rate_limiter = RateLimiter(settings)
+        worker = Worker(db, settings) if settings.embedded_worker else None
+        if worker is not None:
+            await worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            await app.state.rate_limiter.close()
+            await db.dispose()
+
+    app = FastAPI(
+        title="enrollpay",
+        version=__version__,
+        summary="Course enrollment with Razorpay payments handled correctly.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX, responses=COMMON_ERROR_RESPONSES)
+    api.include_router(auth_router)
+    api.include_router(courses_router)
+    api.include_router(pricing_router)
+    admin = APIRouter(prefix="/admin", tags=["admin"])
+    admin.include_router(admin_courses_router)
+    admin.include_router(admin_coupons_router)
+    api.include_router(admin)
+    app.include_router(api)
+    app.include_router(health_router)
+
+    # Added last = outermost: the size limit applies before anything reads the body.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
+    app.add_middleware(RequestIdMiddleware)
+    return app

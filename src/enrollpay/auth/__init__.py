@@ -1,0 +1,1 @@
+"""Sign-up, login, tokens, roles and login throttling."""

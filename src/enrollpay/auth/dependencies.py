@@ -1,0 +1,53 @@
+"""Who is calling: `OptionalUser`, `CurrentUser` (learner or admin) and `AdminUser`.
+
+A bad or expired token is always 401, also where a token is optional (SPEC §4)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from enrollpay.auth.tokens import decode_access_token
+from enrollpay.config import Settings
+from enrollpay.db.session import SessionDep
+from enrollpay.errors import Forbidden, Unauthenticated
+from enrollpay.users import repository
+from enrollpay.users.models import User
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
+
+
+async def optional_user(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User | None:
+    if request.headers.get("authorization") is None:
+        return None
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated()
+    settings: Settings = request.app.state.settings
+    user_id = decode_access_token(settings, credentials.credentials)
+    user = await repository.get_by_id(session, user_id) if user_id else None
+    if user is None or not user.is_active:
+        raise Unauthenticated()
+    return user
+
+
+async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise Unauthenticated()
+    return user
+
+
+async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+    if not user.is_admin:
+        raise Forbidden("This needs an admin account.")
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+CurrentUser = Annotated[User, Depends(current_user)]
+AdminUser = Annotated[User, Depends(admin_user)]

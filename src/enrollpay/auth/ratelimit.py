@@ -1,0 +1,55 @@
+"""Rate limits on the `limits` library; storage from RATE_LIMIT_STORAGE (memory or Redis).
+
+One `RateLimiter` per process lives on app.state; every throttle in the service goes through it
+so limits are shared across replicas when Redis is configured."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import Storage
+from limits.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from enrollpay.config import Settings
+from enrollpay.errors import TooManyRequests
+
+# Login: failures per account and per client address, counted over a sliding 15 minutes.
+LOGIN_FAILURES_PER_ACCOUNT = parse("5/15 minutes")
+LOGIN_FAILURES_PER_IP = parse("20/15 minutes")
+
+
+class RateLimiter:
+    def __init__(self, settings: Settings) -> None:
+        options: dict[str, Any] = {}
+        if settings.RATE_LIMIT_STORAGE.startswith("redis"):
+            options["implementation"] = "redispy"  # redis-py's asyncio client, not coredis
+        self.storage: Storage = storage_from_string(settings.rate_limit_storage_uri, **options)
+        self.strategy = MovingWindowRateLimiter(self.storage)
+
+    async def is_exhausted(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return not await self.strategy.test(item, *identifiers)
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        """Count one hit; False when the limit was already reached."""
+        return await self.strategy.hit(item, *identifiers)
+
+    async def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        await self.strategy.clear(item, *identifiers)
+
+    async def retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
+        stats = await self.strategy.get_window_stats(item, *identifiers)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def ensure_allowed(self, item: RateLimitItem, *identifiers: str) -> None:
+        """Raise 429 with Retry-After when the window is full."""
+        if await self.is_exhausted(item, *identifiers):
+            raise TooManyRequests(await self.retry_after(item, *identifiers))
+
+    async def close(self) -> None:
+        reset = getattr(self.storage, "close", None)
+        if reset is not None:
+            await reset()

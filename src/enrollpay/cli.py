@@ -1,0 +1,144 @@
+"""The `enrollpay` command. Every subcommand reads the same environment (SPEC §2)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from enrollpay.config import Settings, SettingsError, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        click.echo(f"enrollpay: {exc}", err=True)
+        sys.exit(2)
+
+
+def _with_settings(func: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(_settings(), *args, **kwargs)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="enrollpay")
+def main() -> None:
+    """enrollpay: course enrollment with Razorpay payments handled correctly."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@_with_settings
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run the web service (and the job worker when EMBEDDED_WORKER is on)."""
+    import uvicorn
+
+    from enrollpay.app import create_app
+    from enrollpay.db.migrate import upgrade
+
+    if settings.is_sqlite:
+        upgrade(settings)  # the embedded default keeps itself migrated
+    _print_banner(settings, host, port)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+def _print_banner(settings: Settings, host: str, port: int) -> None:
+    from enrollpay.demo import demo_accounts_present
+
+    click.echo(f"enrollpay listening on http://{host}:{port}")
+    click.echo(f"  database: {'SQLite ' + str(settings.sqlite_path) if settings.is_sqlite else 'PostgreSQL'}")
+    click.echo(f"  payments: {'built-in Razorpay sandbox' if settings.sandbox_mode else 'Razorpay'}")
+    click.echo(f"  job worker: {'embedded' if settings.embedded_worker else 'run `enrollpay worker`'}")
+    accounts = asyncio.run(demo_accounts_present(settings))
+    for account in accounts:
+        click.echo(f"  demo {account.role}: {account.email} / {account.password}")
+
+
+@main.command()
+@_with_settings
+def worker(settings: Settings) -> None:
+    """Run the job worker until SIGINT/SIGTERM (finishes running jobs first)."""
+    from enrollpay.jobs.worker import run_worker
+
+    asyncio.run(run_worker(settings))
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True)
+@_with_settings
+def migrate(settings: Settings, revision: str) -> None:
+    """Apply database migrations."""
+    from enrollpay.db.migrate import upgrade
+
+    upgrade(settings, revision)
+    click.echo(f"database migrated to {revision}")
+
+
+@main.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True)
+@click.option("--full-name", default="Administrator", show_default=True)
+@_with_settings
+def create_admin(settings: Settings, email: str, password: str, full_name: str) -> None:
+    """Create an admin account, or make an existing account an admin."""
+    from pydantic import ValidationError
+
+    from enrollpay.auth.schemas import SignupRequest
+    from enrollpay.db.engine import Database
+    from enrollpay.users.service import create_or_promote_admin
+
+    try:
+        # The same rules as sign-up for the email, password and name.
+        email = str(SignupRequest(email=email, password=password, full_name=full_name).email)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise click.BadParameter(f"{error['loc'][0]}: {error['msg']}") from None
+
+    async def run() -> tuple[str, bool]:
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                user, created = await create_or_promote_admin(
+                    session, email=email, password=password, full_name=full_name
+                )
+                return user.id, created
+        finally:
+            await db.dispose()
+
+    user_id, created = asyncio.run(run())
+    click.echo(f"{'created' if created else 'promoted'} admin {email} ({user_id})")
+
+
+@main.command("seed-demo")
+@_with_settings
+def seed_demo(settings: Settings) -> None:
+    """Load the demo catalog, coupon and accounts (safe to run again)."""
+    from enrollpay.demo import seed_demo as run_seed
+
+    if settings.is_sqlite:
+        from enrollpay.db.migrate import upgrade
+
+        upgrade(settings)
+    summary = asyncio.run(run_seed(settings))
+    click.echo(summary)
+
+
+if __name__ == "__main__":
+    main()

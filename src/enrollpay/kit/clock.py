@@ -1,0 +1,9 @@
+"""One source of "now" so tests can move time (time-machine patches it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,28 @@
+"""Money is integers in minor units (paise). The API shows major units as JSON numbers."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+# Version 1 sells in INR only (SPEC §1.6); the exponent table is where another currency goes.
+CURRENCY_EXPONENTS = {"INR": 2}
+SUPPORTED_CURRENCIES = frozenset(CURRENCY_EXPONENTS)
+
+
+def to_minor(amount: Decimal, currency: str = "INR") -> int:
+    """Major units → minor units; more decimals than the currency has is an error."""
+    exponent = CURRENCY_EXPONENTS[currency]
+    scaled = amount.scaleb(exponent)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"at most {exponent} decimal places are allowed for {currency}")
+    return int(scaled)
+
+
+def to_major(minor: int, currency: str = "INR") -> float:
+    """Minor units → a JSON number rounded to the currency's exponent (539.82, 2999.1)."""
+    exponent = CURRENCY_EXPONENTS[currency]
+    return float(Decimal(minor).scaleb(-exponent))
+
+
+def round_half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -1,0 +1,1 @@
+"""Pricing (one pure function) and coupons."""

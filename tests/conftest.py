@@ -1,0 +1,213 @@
+"""Shared fixtures: every test that asks for `backend` (directly or through `settings`, `app`,
+`client`, `db`) runs once on SQLite and once on PostgreSQL when TEST_DATABASE_URL is set.
+
+Each backend is migrated to head once per run (so every run exercises the migrations), and every
+table is emptied after each test, so tests can commit freely and run real concurrency."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from enrollpay.app import create_app
+from enrollpay.auth.tokens import issue_access_token
+from enrollpay.config import Settings, load_settings
+from enrollpay.db.engine import Database
+from enrollpay.db.migrate import upgrade
+from enrollpay.users.models import Role, User
+from enrollpay.users.service import create_user
+
+TEST_SECRET_KEY = "test-secret-key-for-enrollpay-tests-0123456789"
+TEST_PASSWORD = "correct horse battery"
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL") or None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("CI") == "true" and not _postgres_url():
+        raise pytest.UsageError("CI=true needs TEST_DATABASE_URL: PostgreSQL tests may not be skipped")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        backends = ["sqlite"] + (["postgresql"] if _postgres_url() else [])
+        metafunc.parametrize("backend", backends, scope="function")
+
+
+def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "EMBEDDED_WORKER": False,
+        "RATE_LIMIT_STORAGE": "memory://",
+        "VAR_DIR": var_dir,
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_POOL_SIZE": 5,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def _sync_url(database_url: str) -> str:
+    if database_url.startswith("sqlite"):
+        return "sqlite:///" + database_url.split(":///", 1)[1]
+    return "postgresql+psycopg://" + database_url.split("://", 1)[1]
+
+
+def _user_tables(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.execute(
+                text("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+            )
+        else:
+            rows = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+        return [name for (name,) in rows if name != "alembic_version"]
+
+
+def empty_all_tables(engine: Engine) -> None:
+    tables = _user_tables(engine)
+    if not tables:
+        return
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            for table in tables:
+                conn.exec_driver_sql(f'DELETE FROM "{table}"')
+        else:
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.exec_driver_sql(f"TRUNCATE TABLE {quoted} RESTART IDENTITY CASCADE")
+
+
+@dataclass
+class MigratedDatabase:
+    url: str
+    engine: Engine
+
+
+@pytest.fixture(scope="session")
+def _sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabase]:
+    path = tmp_path_factory.mktemp("sqlite") / "enrollpay-test.db"
+    url = f"sqlite:///{path}"
+    upgrade(make_settings(url, path.parent))
+    engine = create_engine(_sync_url(url))
+    yield MigratedDatabase(url, engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgresql_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabase]:
+    url = _postgres_url()
+    assert url, "TEST_DATABASE_URL is not set"
+    engine = create_engine(_sync_url(url))
+    with engine.begin() as conn:  # start from nothing: the run proves the migrations
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    upgrade(make_settings(url, tmp_path_factory.mktemp("pg-var")))
+    yield MigratedDatabase(url, engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def database(backend: str, request: pytest.FixtureRequest) -> Iterator[MigratedDatabase]:
+    migrated: MigratedDatabase = request.getfixturevalue(f"_{backend}_database")
+    empty_all_tables(migrated.engine)
+    yield migrated
+    empty_all_tables(migrated.engine)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module (or parametrize) to change settings for the app under test."""
+    return {}
+
+
+@pytest.fixture
+def settings(
+    database: MigratedDatabase, tmp_path: Path, settings_overrides: dict[str, Any]
+) -> Settings:
+    return make_settings(database.url, tmp_path, **settings_overrides)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with LifespanManager(application) as manager:
+        yield manager.app
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def db(app: Any) -> Database:
+    """The app's own Database, for arranging and checking rows directly."""
+    database: Database = app.state.db
+    return database
+
+
+MakeUser = Callable[..., Awaitable[tuple[User, dict[str, str]]]]
+
+
+@pytest.fixture
+def make_user(db: Database, settings: Settings) -> MakeUser:
+    """`user, headers = await make_user(role=Role.admin)`: a user and its auth headers."""
+    counter = 0
+
+    async def _make(
+        role: Role = Role.learner, email: str | None = None, password: str | None = TEST_PASSWORD
+    ) -> tuple[User, dict[str, str]]:
+        nonlocal counter
+        counter += 1
+        async with db.transaction() as session:
+            user = await create_user(
+                session,
+                email=email or f"user{counter}@example.com",
+                password=password,
+                full_name=f"Test User {counter}",
+                role=role,
+            )
+        token = issue_access_token(settings, user.id).token
+        return user, {"Authorization": f"Bearer {token}"}
+
+    return _make
+
+
+@pytest.fixture
+async def admin_headers(make_user: MakeUser) -> dict[str, str]:
+    _, headers = await make_user(role=Role.admin, email="admin@example.com")
+    return headers
+
+
+@pytest.fixture
+async def learner_headers(make_user: MakeUser) -> dict[str, str]:
+    _, headers = await make_user(email="learner@example.com")
+    return headers
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The SPEC envelope with the expected status and code; returns the error object."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert error["code"] == code, error
+    assert isinstance(error["message"], str) and error["message"]
+    assert "hint" in error and "details" in error
+    return error
