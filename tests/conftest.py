@@ -36,7 +36,9 @@ def _postgres_url() -> str | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI") == "true" and not _postgres_url():
-        raise pytest.UsageError("CI=true needs TEST_DATABASE_URL: PostgreSQL tests may not be skipped")
+        raise pytest.UsageError(
+            "CI=true needs TEST_DATABASE_URL: PostgreSQL tests may not be skipped"
+        )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -70,7 +72,9 @@ def _user_tables(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             rows = conn.execute(
-                text("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+                text(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                )
             )
         else:
             rows = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
@@ -144,8 +148,8 @@ def settings(
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Any]:
     application = create_app(settings)
-    async with LifespanManager(application) as manager:
-        yield manager.app
+    async with LifespanManager(application):
+        yield application
 
 
 @pytest.fixture

@@ -63,9 +63,14 @@ def _print_banner(settings: Settings, host: str, port: int) -> None:
     from enrollpay.demo import demo_accounts_present
 
     click.echo(f"enrollpay listening on http://{host}:{port}")
-    click.echo(f"  database: {'SQLite ' + str(settings.sqlite_path) if settings.is_sqlite else 'PostgreSQL'}")
-    click.echo(f"  payments: {'built-in Razorpay sandbox' if settings.sandbox_mode else 'Razorpay'}")
-    click.echo(f"  job worker: {'embedded' if settings.embedded_worker else 'run `enrollpay worker`'}")
+    database = f"SQLite {settings.sqlite_path}" if settings.is_sqlite else "PostgreSQL"
+    click.echo(f"  database: {database}")
+    click.echo(
+        f"  payments: {'built-in Razorpay sandbox' if settings.sandbox_mode else 'Razorpay'}"
+    )
+    click.echo(
+        f"  job worker: {'embedded' if settings.embedded_worker else 'run `enrollpay worker`'}"
+    )
     accounts = asyncio.run(demo_accounts_present(settings))
     for account in accounts:
         click.echo(f"  demo {account.role}: {account.email} / {account.password}")
@@ -111,19 +116,19 @@ def create_admin(settings: Settings, email: str, password: str, full_name: str) 
         error = exc.errors()[0]
         raise click.BadParameter(f"{error['loc'][0]}: {error['msg']}") from None
 
-    async def run() -> tuple[str, bool]:
+    async def run() -> tuple[str, str, bool]:
         db = Database(settings)
         try:
             async with db.transaction() as session:
                 user, created = await create_or_promote_admin(
                     session, email=email, password=password, full_name=full_name
                 )
-                return user.id, created
+                return user.id, user.email, created
         finally:
             await db.dispose()
 
-    user_id, created = asyncio.run(run())
-    click.echo(f"{'created' if created else 'promoted'} admin {email} ({user_id})")
+    user_id, stored_email, created = asyncio.run(run())
+    click.echo(f"{'created' if created else 'promoted'} admin {stored_email} ({user_id})")
 
 
 @main.command("seed-demo")

@@ -218,4 +218,3 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
     settings.ensure_secret_key()
     return settings
-

@@ -120,23 +120,23 @@ class ErrorEnvelope(BaseModel):
     error: ErrorDetail
 
 
-def _documented(description: str) -> dict[str, Any]:
+def documented(description: str) -> dict[str, Any]:
     return {"model": ErrorEnvelope, "description": description}
 
 
 # Declared on the API router so the OpenAPI document lists the envelope for every route.
 COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _documented("Business rule refused the request"),
-    401: _documented("Missing, invalid or expired token"),
-    403: _documented("Not allowed"),
-    404: _documented("No such resource (also other users' objects)"),
-    405: _documented("Method not allowed"),
-    409: _documented("Conflicts with the current state"),
-    413: _documented("Request body too large"),
-    422: _documented("Invalid body or parameters; details.fields lists them"),
-    429: _documented("Throttled; see Retry-After"),
-    500: _documented("Unexpected error; details.request_id identifies it"),
-    503: _documented("A dependency (database) is unavailable"),
+    400: documented("Business rule refused the request"),
+    401: documented("Missing, invalid or expired token"),
+    403: documented("Not allowed"),
+    404: documented("No such resource (also other users' objects)"),
+    405: documented("Method not allowed"),
+    409: documented("Conflicts with the current state"),
+    413: documented("Request body too large"),
+    422: documented("Invalid body or parameters; details.fields lists them"),
+    429: documented("Throttled; see Retry-After"),
+    500: documented("Unexpected error; details.request_id identifies it"),
+    503: documented("A dependency (database) is unavailable"),
 }
 
 
@@ -227,9 +227,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = _HTTP_MESSAGES.get(exc.status_code) or str(exc.detail)
-        return error_response(
-            exc.status_code, code, message, headers=getattr(exc, "headers", None)
-        )
+        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
@@ -258,4 +256,6 @@ def install_error_handlers(app: FastAPI) -> None:
             "Something went wrong on our side. It has been logged.",
             hint="Quote the request_id if you contact support.",
             details={"request_id": request_id},
+            # This handler runs outside the request-id middleware, so it sets the header itself.
+            headers={"X-Request-ID": request_id} if request_id else None,
         )

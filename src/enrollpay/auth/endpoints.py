@@ -7,6 +7,7 @@ from enrollpay.auth.dependencies import CurrentUser
 from enrollpay.auth.schemas import LoginRequest, SignupRequest, TokenResponse
 from enrollpay.auth.tokens import issue_access_token
 from enrollpay.db.session import SessionDep
+from enrollpay.errors import documented
 from enrollpay.users.models import User
 from enrollpay.users.schemas import UserOut
 from enrollpay.users.service import create_user
@@ -28,7 +29,7 @@ def _token_response(request: Request, user: User) -> TokenResponse:
     status_code=status.HTTP_201_CREATED,
     response_model=TokenResponse,
     summary="Create a learner account and get an access token",
-    responses={409: {"description": "email_taken"}},
+    responses={409: documented("email_taken: an account with this email exists")},
 )
 async def signup(body: SignupRequest, request: Request, session: SessionDep) -> TokenResponse:
     user = await create_user(
@@ -45,7 +46,10 @@ async def signup(body: SignupRequest, request: Request, session: SessionDep) -> 
     "/auth/login",
     response_model=TokenResponse,
     summary="Exchange email and password for an access token",
-    responses={401: {"description": "invalid_credentials"}, 429: {"description": "throttled"}},
+    responses={
+        401: documented("invalid_credentials: unknown email or wrong password"),
+        429: documented("too_many_requests: too many failed logins; see Retry-After"),
+    },
 )
 async def login(body: LoginRequest, request: Request, session: SessionDep) -> TokenResponse:
     user = await service.authenticate(

@@ -11,8 +11,8 @@ from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from enrollpay.config import Settings
 from enrollpay.errors import TooManyRequests
@@ -27,7 +27,9 @@ class RateLimiter:
         options: dict[str, Any] = {}
         if settings.RATE_LIMIT_STORAGE.startswith("redis"):
             options["implementation"] = "redispy"  # redis-py's asyncio client, not coredis
-        self.storage: Storage = storage_from_string(settings.rate_limit_storage_uri, **options)
+        storage = storage_from_string(settings.rate_limit_storage_uri, **options)
+        assert isinstance(storage, Storage), "an async+ storage URI gives an async storage"
+        self.storage = storage
         self.strategy = MovingWindowRateLimiter(self.storage)
 
     async def is_exhausted(self, item: RateLimitItem, *identifiers: str) -> bool:

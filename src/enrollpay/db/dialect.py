@@ -16,7 +16,7 @@ async def insert_ignore_duplicate(
     """INSERT … ON CONFLICT DO NOTHING RETURNING <col>: the value when inserted, else None.
 
     Never use rowcount to tell: psycopg reports -1 for some statements."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(table).values(**values).on_conflict_do_nothing().returning(returning)
     result = await session.execute(stmt)
     return result.scalar_one_or_none()

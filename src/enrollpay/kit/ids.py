@@ -47,8 +47,4 @@ def new_id(prefix: str) -> str:
 def has_prefix(value: str, prefix: str) -> bool:
     """A cheap shape check; a wrong shape can answer 404 without a query."""
     body = value[len(prefix) + 1 :]
-    return (
-        value.startswith(prefix + "_")
-        and len(body) == 26
-        and all(c in _ALPHABET for c in body)
-    )
+    return value.startswith(prefix + "_") and len(body) == 26 and all(c in _ALPHABET for c in body)
