@@ -1,0 +1,1 @@
+"""Payments: our payment records, and the gateway (Razorpay) they are made through."""

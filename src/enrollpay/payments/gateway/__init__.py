@@ -1,0 +1,1 @@
+"""Talking to Razorpay: the client, its errors, its entities, and signature checks."""
