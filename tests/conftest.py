@@ -44,6 +44,19 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         backends = ["sqlite"] + (["postgresql"] if _postgres_url() else [])
+        if metafunc.definition.get_closest_marker("postgresql_only"):
+            # Behaviour SQLite does not have (row locks): generated for PostgreSQL alone.
+            backends = ["postgresql"] if _postgres_url() else []
+            if not backends:
+                metafunc.parametrize(
+                    "backend",
+                    [
+                        pytest.param(
+                            "postgresql", marks=pytest.mark.skip(reason="needs TEST_DATABASE_URL")
+                        )
+                    ],
+                )
+                return
         metafunc.parametrize("backend", backends, scope="function")
 
 

@@ -132,8 +132,13 @@ def create_admin(settings: Settings, email: str, password: str, full_name: str) 
 
 
 @main.command("seed-demo")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also seed a PostgreSQL database (demo accounts have published passwords).",
+)
 @_with_settings
-def seed_demo(settings: Settings) -> None:
+def seed_demo(settings: Settings, force: bool) -> None:
     """Load the demo catalog, coupon and accounts (safe to run again)."""
     from enrollpay.demo import seed_demo as run_seed
 
@@ -141,7 +146,7 @@ def seed_demo(settings: Settings) -> None:
         from enrollpay.db.migrate import upgrade
 
         upgrade(settings)
-    summary = asyncio.run(run_seed(settings))
+    summary = asyncio.run(run_seed(settings, force=force))
     click.echo(summary)
 
 

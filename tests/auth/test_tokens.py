@@ -40,6 +40,7 @@ async def test_malformed_authorization_is_401(client, authorization):
     assert_error(response, 401, "unauthenticated")
 
 
+@pytest.mark.filterwarnings("ignore:The HMAC key is:UserWarning")
 async def test_tampered_and_foreign_tokens_are_rejected(client, make_user):
     user, headers = await make_user()
     token = headers["Authorization"].split()[1]

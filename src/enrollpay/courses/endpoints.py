@@ -1,5 +1,147 @@
-from fastapi import APIRouter
+"""Public catalog (`/courses`) and the admin catalog (`/admin/courses`)."""
 
-# Filled in by the catalog work: public list/detail and admin CRUD.
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from enrollpay.auth.dependencies import AdminUser, OptionalUser
+from enrollpay.config import Settings
+from enrollpay.courses import service
+from enrollpay.courses.models import CourseStatus
+from enrollpay.courses.schemas import (
+    CourseAdminOut,
+    CourseCreate,
+    CourseDetailResponse,
+    CourseOut,
+    CoursePatch,
+)
+from enrollpay.db.session import SessionDep
+from enrollpay.errors import ValidationFailed, documented
+from enrollpay.kit.clock import utcnow
+from enrollpay.kit.ids import has_prefix
+from enrollpay.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+
 router = APIRouter(tags=["courses"])
 admin_router = APIRouter()
+
+Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+def course_cursor(cursor: str | None) -> str | None:
+    if cursor is not None and not has_prefix(cursor, "crs"):
+        raise ValidationFailed(
+            details={
+                "fields": [
+                    {
+                        "field": "cursor",
+                        "location": "query",
+                        "message": "not a cursor from a previous page",
+                        "type": "value_error",
+                    }
+                ]
+            }
+        )
+    return cursor
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.get(
+    "/courses",
+    response_model=Page[CourseOut],
+    summary="Published courses; with a token, each says whether the caller can enroll",
+)
+async def list_courses(
+    request: Request,
+    session: SessionDep,
+    user: OptionalUser,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[CourseOut]:
+    return await service.catalog_page(
+        session,
+        _settings(request),
+        user_id=user.id if user else None,
+        cursor=course_cursor(cursor),
+        limit=limit,
+        now=utcnow(),
+    )
+
+
+@router.get(
+    "/courses/{course_id}",
+    response_model=CourseDetailResponse,
+    summary="One course (PRD shape) with price breakdown and the caller's enrollment state",
+    responses={404: documented("not_found: unknown or draft course")},
+)
+async def get_course(
+    course_id: str, request: Request, session: SessionDep, user: OptionalUser
+) -> CourseDetailResponse:
+    course = await service.get_visible_course(session, course_id)
+    [view] = await service.course_views(
+        session, _settings(request), [course], user.id if user else None, now=utcnow()
+    )
+    return CourseDetailResponse(course=view)
+
+
+# ---- admin ----------------------------------------------------------------------------------
+
+
+@admin_router.get(
+    "/courses", response_model=Page[CourseAdminOut], summary="All courses, any status"
+)
+async def admin_list_courses(
+    _admin: AdminUser,
+    session: SessionDep,
+    status_filter: Annotated[CourseStatus | None, Query(alias="status")] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[CourseAdminOut]:
+    return await service.admin_page(
+        session, status=status_filter, cursor=course_cursor(cursor), limit=limit, now=utcnow()
+    )
+
+
+@admin_router.post(
+    "/courses",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CourseAdminOut,
+    summary="Create a course (amounts in rupees)",
+    responses={409: documented("external_id_taken")},
+)
+async def admin_create_course(
+    body: CourseCreate, _admin: AdminUser, session: SessionDep
+) -> CourseAdminOut:
+    course = await service.create_course(session, body)
+    [view] = await service.admin_views(session, [course], now=utcnow())
+    return view
+
+
+@admin_router.get("/courses/{course_id}", response_model=CourseAdminOut, summary="One course")
+async def admin_get_course(
+    course_id: str, _admin: AdminUser, session: SessionDep
+) -> CourseAdminOut:
+    course = await service.get_course_or_404(session, course_id)
+    [view] = await service.admin_views(session, [course], now=utcnow())
+    return view
+
+
+@admin_router.patch(
+    "/courses/{course_id}",
+    response_model=CourseAdminOut,
+    summary="Change some fields of a course; fields left out keep their value",
+    responses={409: documented("external_id_taken")},
+)
+async def admin_update_course(
+    course_id: str, body: CoursePatch, _admin: AdminUser, session: SessionDep
+) -> CourseAdminOut:
+    course = await service.get_course_or_404(session, course_id)
+    course = await service.update_course(session, course, body)
+    [view] = await service.admin_views(session, [course], now=utcnow())
+    return view

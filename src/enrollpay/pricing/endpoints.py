@@ -1,5 +1,127 @@
-from fastapi import APIRouter
+"""The price quote (`/courses/{id}/quote`) and admin coupons (`/admin/coupons`)."""
 
-# Filled in by the pricing work: quote and admin coupon CRUD.
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from enrollpay.auth.dependencies import AdminUser, OptionalUser
+from enrollpay.config import Settings
+from enrollpay.courses.service import get_purchasable_course
+from enrollpay.db.session import SessionDep
+from enrollpay.errors import ValidationFailed, documented
+from enrollpay.kit.clock import utcnow
+from enrollpay.kit.ids import has_prefix
+from enrollpay.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from enrollpay.pricing import service
+from enrollpay.pricing.schemas import CouponCreate, CouponOut, CouponPatch, QuoteOut
+
 router = APIRouter(tags=["pricing"])
 admin_router = APIRouter()
+
+
+@router.get(
+    "/courses/{course_id}/quote",
+    response_model=QuoteOut,
+    summary="Price breakdown with GST, optionally with a coupon (the amount initialize charges)",
+    responses={
+        400: documented("invalid_coupon, course_not_available (archived course)"),
+        404: documented("not_found: unknown or draft course"),
+        409: documented("coupon_exhausted: global or per-user limit reached"),
+    },
+)
+async def quote(
+    course_id: str,
+    request: Request,
+    session: SessionDep,
+    user: OptionalUser,
+    coupon_code: Annotated[str | None, Query(max_length=100)] = None,
+) -> QuoteOut:
+    settings: Settings = request.app.state.settings
+    course = await get_purchasable_course(session, course_id)
+    # The per-user limit is checked only when the caller is known.
+    result = await service.quote_course(
+        session,
+        settings,
+        course=course,
+        coupon_code=coupon_code,
+        user_id=user.id if user else None,
+        now=utcnow(),
+    )
+    return QuoteOut.from_breakdown(
+        result.breakdown,
+        coupon_code=result.coupon_code,
+        tax_rate=settings.TAX_RATE,
+        tax_inclusive=settings.TAX_INCLUSIVE,
+    )
+
+
+# ---- admin ----------------------------------------------------------------------------------
+
+
+def _coupon_cursor(cursor: str | None) -> str | None:
+    if cursor is not None and not has_prefix(cursor, "cpn"):
+        raise ValidationFailed(
+            details={
+                "fields": [
+                    {
+                        "field": "cursor",
+                        "location": "query",
+                        "message": "not a cursor from a previous page",
+                        "type": "value_error",
+                    }
+                ]
+            }
+        )
+    return cursor
+
+
+@admin_router.get("/coupons", response_model=Page[CouponOut], summary="All coupons")
+async def admin_list_coupons(
+    _admin: AdminUser,
+    session: SessionDep,
+    active: bool | None = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> Page[CouponOut]:
+    return await service.coupon_page(
+        session, active=active, cursor=_coupon_cursor(cursor), limit=limit
+    )
+
+
+@admin_router.post(
+    "/coupons",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CouponOut,
+    summary="Create a coupon (flat amounts in rupees, percent as a number of percent)",
+    responses={409: documented("coupon_code_taken (codes are case-insensitive)")},
+)
+async def admin_create_coupon(
+    body: CouponCreate, _admin: AdminUser, session: SessionDep
+) -> CouponOut:
+    coupon = await service.create_coupon(session, body)
+    [view] = await service.coupon_views(session, [coupon])
+    return view
+
+
+@admin_router.get("/coupons/{coupon_id}", response_model=CouponOut, summary="One coupon")
+async def admin_get_coupon(coupon_id: str, _admin: AdminUser, session: SessionDep) -> CouponOut:
+    coupon = await service.get_coupon_or_404(session, coupon_id)
+    [view] = await service.coupon_views(session, [coupon])
+    return view
+
+
+@admin_router.patch(
+    "/coupons/{coupon_id}",
+    response_model=CouponOut,
+    summary="Change some fields of a coupon; fields left out keep their value",
+    responses={409: documented("coupon_code_taken")},
+)
+async def admin_update_coupon(
+    coupon_id: str, body: CouponPatch, _admin: AdminUser, session: SessionDep
+) -> CouponOut:
+    coupon = await service.get_coupon_or_404(session, coupon_id)
+    coupon = await service.update_coupon(session, coupon, body)
+    [view] = await service.coupon_views(session, [coupon])
+    return view
