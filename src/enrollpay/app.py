@@ -19,8 +19,10 @@ from enrollpay.health import router as health_router
 from enrollpay.jobs.worker import Worker
 from enrollpay.logging import configure_logging
 from enrollpay.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from enrollpay.payments.gateway.factory import build_gateway
 from enrollpay.pricing.endpoints import admin_router as admin_coupons_router
 from enrollpay.pricing.endpoints import router as pricing_router
+from enrollpay.sandbox.webhooks import register_in_process_target, unregister_in_process_target
 
 API_PREFIX = "/api/v1"
 
@@ -34,6 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings)
         app.state.db = db
         app.state.rate_limiter = RateLimiter(settings)
+        app.state.gateway = build_gateway(settings, sandbox_app=app.state.sandbox_app)
+        if app.state.sandbox_app is not None:
+            # Sandbox webhooks to our own URL are delivered in process (sandbox/webhooks.py).
+            register_in_process_target(settings.PUBLIC_BASE_URL, app)
         worker = Worker(db, settings) if settings.embedded_worker else None
         if worker is not None:
             await worker.start()
@@ -42,6 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if worker is not None:
                 await worker.stop()
+            if app.state.sandbox_app is not None:
+                unregister_in_process_target(settings.PUBLIC_BASE_URL, app)
+            await app.state.gateway.aclose()
             await app.state.rate_limiter.close()
             await db.dispose()
 
@@ -67,8 +76,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(admin)
     app.include_router(api)
     app.include_router(health_router)
+    _mount_sandbox(app, settings)
 
     # Added last = outermost: the size limit applies before anything reads the body.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _mount_sandbox(app: FastAPI, settings: Settings) -> None:
+    """In sandbox mode only (no real keys): the built-in Razorpay sandbox at /sandbox/razorpay.
+    A mounted app gets no lifespan, so it uses this app's Database."""
+    app.state.sandbox_app = None
+    app.state.sandbox_config = None
+    if not settings.sandbox_mode:
+        return
+    from enrollpay.sandbox.app import create_sandbox_app
+    from enrollpay.sandbox.config import SANDBOX_MOUNT_PATH, derive_sandbox_config
+
+    config = derive_sandbox_config(settings)
+    sandbox_app = create_sandbox_app(config, database=lambda: app.state.db)
+    app.mount(SANDBOX_MOUNT_PATH, sandbox_app)
+    app.state.sandbox_app = sandbox_app
+    app.state.sandbox_config = config

@@ -131,6 +131,75 @@ def create_admin(settings: Settings, email: str, password: str, full_name: str) 
     click.echo(f"{'created' if created else 'promoted'} admin {stored_email} ({user_id})")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--key-id", help="rzp_test_ + 14 letters/digits  [default: derived from SECRET_KEY]")
+@click.option("--key-secret", help="[default: derived from SECRET_KEY]")
+@click.option(
+    "--webhook-url",
+    help="where webhooks go ('' for none)  [default: PUBLIC_BASE_URL/api/v1/webhooks/razorpay]",
+)
+@click.option("--webhook-secret", help="signs X-Razorpay-Signature  [default: derived]")
+@click.option(
+    "--refund-settle-seconds",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="settle pending refunds automatically after this long  [default: never]",
+)
+@_with_settings
+def sandbox(
+    settings: Settings,
+    host: str,
+    port: int,
+    key_id: str | None,
+    key_secret: str | None,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    refund_settle_seconds: float | None,
+) -> None:
+    """Run the Razorpay sandbox alone (REST at /v1, control API at /_sandbox, /checkout.js)."""
+    import dataclasses
+
+    import uvicorn
+
+    from enrollpay.sandbox.app import create_standalone_app
+    from enrollpay.sandbox.config import derive_sandbox_config
+
+    if settings.is_sqlite:
+        from enrollpay.db.migrate import upgrade
+
+        upgrade(settings)
+    display_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    derived = derive_sandbox_config(settings, base_url=f"http://{display_host}:{port}")
+    try:
+        config = dataclasses.replace(
+            derived,
+            key_id=key_id or derived.key_id,
+            key_secret=key_secret or derived.key_secret,
+            webhook_url=derived.webhook_url if webhook_url is None else (webhook_url or None),
+            webhook_secret=webhook_secret or derived.webhook_secret,
+            refund_settle_seconds=refund_settle_seconds,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--key-id") from None
+    click.echo(f"Razorpay sandbox listening on {config.base_url}")
+    click.echo(f"  key id: {config.key_id}")
+    click.echo(f"  key secret: {config.key_secret_hint}")
+    click.echo(f"  API base (without /v1): {config.base_url}")
+    click.echo(f"  checkout.js: {config.checkout_js_url}")
+    click.echo(f"  control API: {config.base_url}/_sandbox/")
+    click.echo(f"  webhooks to: {config.webhook_url or 'nowhere (disabled)'}")
+    click.echo(f"  webhook secret: {config.webhook_secret_hint}")
+    uvicorn.run(
+        create_standalone_app(settings, config),
+        host=host,
+        port=port,
+        log_config=None,
+        server_header=False,
+    )
+
+
 @main.command("seed-demo")
 @click.option(
     "--force",
