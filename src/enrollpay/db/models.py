@@ -4,6 +4,7 @@ from enrollpay.courses import models as _courses  # noqa: F401
 from enrollpay.db.base import Base
 from enrollpay.enrollments import models as _enrollments  # noqa: F401
 from enrollpay.jobs import models as _jobs  # noqa: F401
+from enrollpay.payments import models as _payments  # noqa: F401
 from enrollpay.pricing import models as _pricing  # noqa: F401
 from enrollpay.sandbox import models as _sandbox  # noqa: F401
 from enrollpay.users import models as _users  # noqa: F401

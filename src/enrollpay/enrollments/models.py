@@ -61,6 +61,12 @@ class Enrollment(TimestampMixin, Base):
 
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The payment (gateway order) of the latest attempt; older ones are superseded. No foreign
+    # key: payments already point here, and a cycle would complicate every insert.
+    current_payment_id: Mapped[str | None] = mapped_column(String(32))
+    # The Razorpay payment id whose capture enrolled this learner (others get refunded).
+    enrolled_by: Mapped[str | None] = mapped_column(String(40))
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
         # SPEC §1.2: one live enrollment per learner and course, decided by the database.
