@@ -18,33 +18,12 @@ from enrollpay.courses.schemas import (
     CoursePatch,
 )
 from enrollpay.db.session import SessionDep
-from enrollpay.errors import ValidationFailed, documented
+from enrollpay.errors import documented
 from enrollpay.kit.clock import utcnow
-from enrollpay.kit.ids import has_prefix
-from enrollpay.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from enrollpay.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, checked_cursor
 
 router = APIRouter(tags=["courses"])
 admin_router = APIRouter()
-
-Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-
-
-def course_cursor(cursor: str | None) -> str | None:
-    if cursor is not None and not has_prefix(cursor, "crs"):
-        raise ValidationFailed(
-            details={
-                "fields": [
-                    {
-                        "field": "cursor",
-                        "location": "query",
-                        "message": "not a cursor from a previous page",
-                        "type": "value_error",
-                    }
-                ]
-            }
-        )
-    return cursor
 
 
 def _settings(request: Request) -> Settings:
@@ -68,7 +47,7 @@ async def list_courses(
         session,
         _settings(request),
         user_id=user.id if user else None,
-        cursor=course_cursor(cursor),
+        cursor=checked_cursor(cursor, "crs"),
         limit=limit,
         now=utcnow(),
     )
@@ -104,7 +83,11 @@ async def admin_list_courses(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[CourseAdminOut]:
     return await service.admin_page(
-        session, status=status_filter, cursor=course_cursor(cursor), limit=limit, now=utcnow()
+        session,
+        status=status_filter,
+        cursor=checked_cursor(cursor, "crs"),
+        limit=limit,
+        now=utcnow(),
     )
 
 

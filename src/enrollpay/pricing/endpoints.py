@@ -10,10 +10,9 @@ from enrollpay.auth.dependencies import AdminUser, OptionalUser
 from enrollpay.config import Settings
 from enrollpay.courses.service import get_purchasable_course
 from enrollpay.db.session import SessionDep
-from enrollpay.errors import ValidationFailed, documented
+from enrollpay.errors import documented
 from enrollpay.kit.clock import utcnow
-from enrollpay.kit.ids import has_prefix
-from enrollpay.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from enrollpay.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, checked_cursor
 from enrollpay.pricing import service
 from enrollpay.pricing.schemas import CouponCreate, CouponOut, CouponPatch, QuoteOut
 
@@ -60,33 +59,16 @@ async def quote(
 # ---- admin ----------------------------------------------------------------------------------
 
 
-def _coupon_cursor(cursor: str | None) -> str | None:
-    if cursor is not None and not has_prefix(cursor, "cpn"):
-        raise ValidationFailed(
-            details={
-                "fields": [
-                    {
-                        "field": "cursor",
-                        "location": "query",
-                        "message": "not a cursor from a previous page",
-                        "type": "value_error",
-                    }
-                ]
-            }
-        )
-    return cursor
-
-
 @admin_router.get("/coupons", response_model=Page[CouponOut], summary="All coupons")
 async def admin_list_coupons(
     _admin: AdminUser,
     session: SessionDep,
     active: bool | None = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> Page[CouponOut]:
     return await service.coupon_page(
-        session, active=active, cursor=_coupon_cursor(cursor), limit=limit
+        session, active=active, cursor=checked_cursor(cursor, "cpn"), limit=limit
     )
 
 
