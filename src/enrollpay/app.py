@@ -23,6 +23,7 @@ from enrollpay.payments.gateway.factory import build_gateway
 from enrollpay.pricing.endpoints import admin_router as admin_coupons_router
 from enrollpay.pricing.endpoints import router as pricing_router
 from enrollpay.sandbox.webhooks import register_in_process_target, unregister_in_process_target
+from enrollpay.webhooks.endpoints import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(auth_router)
     api.include_router(courses_router)
     api.include_router(pricing_router)
+    api.include_router(webhooks_router)
     admin = APIRouter(prefix="/admin", tags=["admin"])
     admin.include_router(admin_courses_router)
     admin.include_router(admin_coupons_router)

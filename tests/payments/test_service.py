@@ -4,6 +4,7 @@ once, in any order, and follow-ups (capture, automatic refund) reach the gateway
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -195,3 +196,18 @@ async def test_orders_of_other_products_are_not_ours(db):
     assert await apply(db, no_order) == "not_ours"
     async with db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(PaymentEvent)) == 0
+
+
+async def test_webhooks_alone_enroll_exactly_once(app, client, db, settings, pending):
+    """The browser never reports back: the sandbox's signed webhooks (each delivered three
+    times) reach our endpoint, go through the inbox and enroll the learner once."""
+    behaviour = await client.post(f"{SANDBOX}/_sandbox/webhooks", json={"duplicate": 2})
+    assert behaviour.status_code == 200, behaviour.text
+    await pay(client, pending["order_id"], webhooks=True)
+    await run_jobs(db, settings)
+    deliveries = (await client.get(f"{SANDBOX}/_sandbox/deliveries")).json()["items"]
+    assert deliveries and all(d["last_status_code"] == 200 for d in deliveries), deliveries
+    per_event = Counter(d["event_id"] for d in deliveries)
+    assert set(per_event.values()) == {3}  # every event really arrived three times
+    status, payment_status, attempts, _ = await state(db, pending)
+    assert (status, payment_status, attempts) == ("enrolled", "captured", 1)

@@ -8,5 +8,6 @@ from enrollpay.payments import models as _payments  # noqa: F401
 from enrollpay.pricing import models as _pricing  # noqa: F401
 from enrollpay.sandbox import models as _sandbox  # noqa: F401
 from enrollpay.users import models as _users  # noqa: F401
+from enrollpay.webhooks import models as _webhooks  # noqa: F401
 
 __all__ = ["Base"]

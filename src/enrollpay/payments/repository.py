@@ -71,4 +71,3 @@ async def attempts_of_payment(session: AsyncSession, payment_id: str) -> list[Pa
         .order_by(PaymentAttempt.id)
     )
     return list((await session.execute(stmt)).scalars())
-
