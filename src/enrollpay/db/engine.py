@@ -69,6 +69,8 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # The gateway client job handlers share (payments.gateway.factory.job_gateway).
+        self.job_gateway: Any = None
 
     @property
     def dialect(self) -> str:
@@ -86,4 +88,6 @@ class Database:
                 raise
 
     async def dispose(self) -> None:
+        if self.job_gateway is not None:
+            await self.job_gateway.aclose()
         await self.engine.dispose()

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from enrollpay.config import Settings
+from enrollpay.db.engine import Database
 from enrollpay.payments.gateway.razorpay import RazorpayClient
 
 RAZORPAY_API_BASE = "https://api.razorpay.com"
@@ -88,20 +89,18 @@ def build_gateway(
     )
 
 
-_job_gateways: dict[int, RazorpayClient] = {}
-
-
-def job_gateway(settings: Settings, db: Any) -> RazorpayClient:
-    """The client job handlers use, one per Database (process). In sandbox mode without an
-    explicit API base the jobs reach a sandbox app of their own, in process, on the same
-    database — so `enrollpay worker` needs no network path to a web replica."""
-    client = _job_gateways.get(id(db))
-    if client is None:
+def job_gateway(settings: Settings, db: Database) -> RazorpayClient:
+    """The client job handlers use, one per Database (so per worker process), closed with it.
+    In sandbox mode without an explicit API base the jobs reach a sandbox app of their own, in
+    process, on the same database — so `enrollpay worker` needs no network path to a web
+    replica."""
+    if db.job_gateway is None:
         sandbox_app = None
         if settings.sandbox_mode and settings.RAZORPAY_API_BASE is None:
             from enrollpay.sandbox.app import create_sandbox_app
             from enrollpay.sandbox.config import derive_sandbox_config
 
             sandbox_app = create_sandbox_app(derive_sandbox_config(settings), database=lambda: db)
-        client = _job_gateways[id(db)] = build_gateway(settings, sandbox_app=sandbox_app)
+        db.job_gateway = build_gateway(settings, sandbox_app=sandbox_app)
+    client: RazorpayClient = db.job_gateway
     return client
