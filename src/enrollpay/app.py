@@ -14,6 +14,7 @@ from enrollpay.config import Settings, load_settings
 from enrollpay.courses.endpoints import admin_router as admin_courses_router
 from enrollpay.courses.endpoints import router as courses_router
 from enrollpay.db.engine import Database
+from enrollpay.enrollments.endpoints import router as enrollments_router
 from enrollpay.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from enrollpay.health import router as health_router
 from enrollpay.jobs.worker import Worker
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(auth_router)
     api.include_router(courses_router)
     api.include_router(pricing_router)
+    api.include_router(enrollments_router)
     api.include_router(webhooks_router)
     admin = APIRouter(prefix="/admin", tags=["admin"])
     admin.include_router(admin_courses_router)

@@ -9,6 +9,7 @@ import httpx
 
 from enrollpay.db.engine import Database
 from enrollpay.enrollments.models import Enrollment, EnrollmentStatus
+from enrollpay.kit.clock import utcnow
 from enrollpay.kit.ids import new_id
 
 
@@ -52,6 +53,7 @@ async def add_enrollment(
                 original_amount=0,
                 final_amount=0,
                 total_payable=0,
+                enrolled_at=utcnow() if status == EnrollmentStatus.enrolled else None,
             )
         )
     return enrollment_id

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from enrollpay.db.base import Base, TimestampMixin
@@ -67,6 +67,7 @@ class Enrollment(TimestampMixin, Base):
     # The Razorpay payment id whose capture enrolled this learner (others get refunded).
     enrolled_by: Mapped[str | None] = mapped_column(String(40))
     failure_reason: Mapped[str | None] = mapped_column(String(500))
+    progress: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # percent, 0-100
 
     __table_args__ = (
         # SPEC §1.2: one live enrollment per learner and course, decided by the database.
