@@ -87,6 +87,20 @@ class ValidationFailed(AppError):
     message = "The request body or parameters are not valid."
 
 
+def field_problem(field: str, message: str, location: str = "body") -> dict[str, str]:
+    """One entry of `details.fields`, in the shape the 422 handler gives Pydantic's errors,
+    for rules a schema cannot express (across fields, or needing the database)."""
+    return {"field": field, "location": location, "message": message, "type": "value_error"}
+
+
+def raise_field_problems(problems: list[dict[str, str]]) -> None:
+    """422 `validation_error` listing every problem found, or nothing when there are none."""
+    if problems:
+        raise ValidationFailed(
+            hint="See details.fields for what to fix.", details={"fields": problems}
+        )
+
+
 class TooManyRequests(AppError):
     status_code = 429
     code = "too_many_requests"

@@ -24,13 +24,19 @@ from enrollpay.courses.schemas import (
     EnrollmentState,
 )
 from enrollpay.enrollments.models import Enrollment, EnrollmentStatus
-from enrollpay.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from enrollpay.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    field_problem,
+    raise_field_problems,
+)
 from enrollpay.kit.clock import utcnow
 from enrollpay.kit.ids import has_prefix, new_id
 from enrollpay.kit.money import to_major, to_minor
 from enrollpay.kit.pagination import Page
 from enrollpay.pricing.calculate import discount_is_active
-from enrollpay.pricing.schemas import QuoteOut, field_problem
+from enrollpay.pricing.schemas import QuoteOut
 from enrollpay.pricing.service import price_course
 
 # ---- errors initialize gives (SPEC §4.3); can_enroll_reason names the same codes -------------
@@ -413,13 +419,6 @@ async def _check_prerequisites(
     return unique
 
 
-def _raise_problems(problems: list[dict[str, str]]) -> None:
-    if problems:
-        raise ValidationFailed(
-            hint="See details.fields for what to fix.", details={"fields": problems}
-        )
-
-
 async def _flush_unique_external_id(session: AsyncSession) -> None:
     try:
         # The unique index decides under concurrency, not a check-then-insert.
@@ -463,7 +462,7 @@ async def create_course(session: AsyncSession, body: CourseCreate) -> Course:
         problems,
     )
     prerequisites = await _check_prerequisites(session, course.id, body.prerequisites, problems)
-    _raise_problems(problems)
+    raise_field_problems(problems)
     session.add(course)
     await _flush_unique_external_id(session)
     await repository.replace_prerequisites(session, course.id, prerequisites)
@@ -511,7 +510,7 @@ async def update_course(session: AsyncSession, course: Course, patch: CoursePatc
         prerequisites = await _check_prerequisites(
             session, course.id, patch.prerequisites, problems
         )
-    _raise_problems(problems)
+    raise_field_problems(problems)
 
     for name, value in changes.items():
         setattr(course, name, value)

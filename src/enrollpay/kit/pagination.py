@@ -9,7 +9,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
-from enrollpay.errors import ValidationFailed
+from enrollpay.errors import ValidationFailed, field_problem
 from enrollpay.kit.ids import has_prefix
 
 T = TypeVar("T")
@@ -30,16 +30,6 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 def checked_cursor(cursor: str | None, prefix: str) -> str | None:
     """A cursor is an id of the listed kind; anything else is a 422, not an empty page."""
     if cursor is not None and not has_prefix(cursor, prefix):
-        raise ValidationFailed(
-            details={
-                "fields": [
-                    {
-                        "field": "cursor",
-                        "location": "query",
-                        "message": "not a cursor from a previous page",
-                        "type": "value_error",
-                    }
-                ]
-            }
-        )
+        problem = field_problem("cursor", "not a cursor from a previous page", location="query")
+        raise ValidationFailed(details={"fields": [problem]})
     return cursor

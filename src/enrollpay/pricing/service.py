@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from enrollpay.config import Settings
 from enrollpay.courses import repository as courses_repository
 from enrollpay.courses.models import Course
-from enrollpay.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from enrollpay.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    field_problem,
+    raise_field_problems,
+)
 from enrollpay.kit.clock import utcnow
 from enrollpay.kit.ids import has_prefix, new_id
 from enrollpay.kit.money import to_major, to_minor
@@ -40,7 +46,6 @@ from enrollpay.pricing.schemas import (
     CouponCreate,
     CouponOut,
     CouponPatch,
-    field_problem,
     normalize_coupon_code,
 )
 
@@ -231,13 +236,6 @@ def _check_coupon_rules(coupon: Coupon, problems: list[dict[str, str]]) -> None:
         problems.append(field_problem("valid_until", "must be after valid_from"))
 
 
-def _raise_problems(problems: list[dict[str, str]]) -> None:
-    if problems:
-        raise ValidationFailed(
-            hint="See details.fields for what to fix.", details={"fields": problems}
-        )
-
-
 async def _flush_unique_code(session: AsyncSession) -> None:
     try:
         # The unique index decides under concurrency, not a check-then-insert.
@@ -263,7 +261,7 @@ async def create_coupon(session: AsyncSession, body: CouponCreate) -> Coupon:
     )
     _check_coupon_rules(coupon, problems)
     course_ids = await _check_course_ids(session, body.course_ids, problems)
-    _raise_problems(problems)
+    raise_field_problems(problems)
     session.add(coupon)
     await _flush_unique_code(session)
     await repository.replace_course_ids(session, coupon.id, course_ids)
@@ -305,7 +303,7 @@ async def update_coupon(session: AsyncSession, coupon: Coupon, patch: CouponPatc
     if "course_ids" in sent:
         assert patch.course_ids is not None
         course_ids = await _check_course_ids(session, patch.course_ids, problems)
-    _raise_problems(problems)
+    raise_field_problems(problems)
 
     for name, value in changes.items():
         setattr(coupon, name, value)
