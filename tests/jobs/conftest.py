@@ -23,8 +23,9 @@ def settings_overrides() -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def isolated_registry() -> Iterator[None]:
-    """Handlers registered by a test are forgotten after it."""
-    with registry.isolated():
+    """Handlers registered by a test are forgotten after it; the application's periodic jobs
+    stay out of the way."""
+    with registry.isolated(without_schedules=True):
         yield
 
 

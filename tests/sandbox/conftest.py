@@ -165,7 +165,7 @@ async def drain(worker: Worker, rounds: int = 200) -> list[JobOutcome]:
     """Run due jobs one at a time (in run_at order) until none is due."""
     outcomes: list[JobOutcome] = []
     for _ in range(rounds):
-        ran = await worker.run_once(limit=1)
+        ran = await worker.run_once(limit=1, schedules=False)
         if not ran:
             return outcomes
         outcomes += ran

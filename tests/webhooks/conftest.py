@@ -113,7 +113,7 @@ def run_jobs(db: Database, settings: Settings) -> RunJobs:
     async def _run() -> list[JobOutcome]:
         outcomes: list[JobOutcome] = []
         for _ in range(200):
-            ran = await worker.run_once(limit=1)
+            ran = await worker.run_once(limit=1, schedules=False)
             if not ran:
                 return outcomes
             outcomes += ran

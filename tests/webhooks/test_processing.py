@@ -235,7 +235,7 @@ async def test_the_row_shows_each_failed_attempt_while_retrying(client, db, reco
     await deliver(client, sample("payment.captured"))
     worker = Worker(db, settings)
     worker.jitter = lambda: 1.0  # the retry waits: the row is seen between attempts
-    assert await worker.run_once() == [JobOutcome.retry]
+    assert await worker.run_once(schedules=False) == [JobOutcome.retry]
     row = await only_row(db)
     assert (row.status, row.attempts, row.last_error) == (
         "pending",
@@ -243,7 +243,7 @@ async def test_the_row_shows_each_failed_attempt_while_retrying(client, db, reco
         "RuntimeError: database hiccup 1",
     )
     assert row.processed_at is None
-    assert await worker.run_once() == []  # backing off
+    assert await worker.run_once(schedules=False) == []  # backing off
 
 
 async def test_the_last_failed_attempt_marks_the_row_failed(client, db, record_fact, run_jobs):

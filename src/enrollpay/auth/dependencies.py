@@ -48,6 +48,16 @@ async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     return user
 
 
+async def user_outside_transaction(
+    user: Annotated[User, Depends(current_user)], session: SessionDep
+) -> User:
+    """The caller, with the request's transaction ended: for handlers that run their own
+    transactions around gateway calls (no connection or SQLite write lock held meanwhile)."""
+    await session.commit()
+    return user
+
+
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
+UserOutsideTransaction = Annotated[User, Depends(user_outside_transaction)]

@@ -3,6 +3,7 @@
 from enrollpay.courses import models as _courses  # noqa: F401
 from enrollpay.db.base import Base
 from enrollpay.enrollments import models as _enrollments  # noqa: F401
+from enrollpay.idempotency import models as _idempotency  # noqa: F401
 from enrollpay.jobs import models as _jobs  # noqa: F401
 from enrollpay.payments import models as _payments  # noqa: F401
 from enrollpay.pricing import models as _pricing  # noqa: F401

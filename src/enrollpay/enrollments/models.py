@@ -1,8 +1,6 @@
-"""The `enrollments` table.
+"""The `enrollments` table: a learner's claim on a course, its pricing snapshot and its hold.
 
-Only what the catalog needs today (seats, coupon holds, per-user course fields); the enrollment
-flow extends it by migration. Live states hold a seat and a coupon redemption; final states
-release them (SPEC §3)."""
+Live states hold a seat and a coupon redemption; final states release them (SPEC §3)."""
 
 from __future__ import annotations
 
@@ -68,6 +66,8 @@ class Enrollment(TimestampMixin, Base):
     enrolled_by: Mapped[str | None] = mapped_column(String(40))
     failure_reason: Mapped[str | None] = mapped_column(String(500))
     progress: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # percent, 0-100
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
         # SPEC §1.2: one live enrollment per learner and course, decided by the database.

@@ -33,6 +33,14 @@ class Payment(TimestampMixin, Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # While set and in the future (and no order id yet), an initialize is creating this
+    # payment's order: others answer 409 request_in_progress instead of creating a second one.
+    order_lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where the hosted payment page sends the learner afterwards (checked against
+    # ALLOWED_REDIRECT_HOSTS at initialize).
+    success_url: Mapped[str | None] = mapped_column(String(2048))
+    cancel_url: Mapped[str | None] = mapped_column(String(2048))
+    notes: Mapped[dict[str, str]] = mapped_column(JSON, nullable=False, default=dict)
 
 
 class PaymentAttempt(TimestampMixin, Base):

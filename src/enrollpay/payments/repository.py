@@ -7,21 +7,52 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from enrollpay.courses.models import Course, CourseStatus
 from enrollpay.enrollments.models import LIVE_STATUSES, Enrollment
-from enrollpay.payments.models import Payment, PaymentAttempt, PaymentEvent
+from enrollpay.payments.models import Payment, PaymentAttempt
 
 
-async def payment_by_order_id(
-    session: AsyncSession, razorpay_order_id: str, *, lock: bool = False
-) -> Payment | None:
+async def payment_by_order_id(session: AsyncSession, razorpay_order_id: str) -> Payment | None:
     stmt = select(Payment).where(Payment.razorpay_order_id == razorpay_order_id)
-    if lock:
-        # Facts about one order apply one after another (SQLite: BEGIN IMMEDIATE already).
-        stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def payments_of_enrollment(session: AsyncSession, enrollment_id: str) -> list[Payment]:
+    """Oldest first (ids sort by creation time)."""
+    stmt = select(Payment).where(Payment.enrollment_id == enrollment_id).order_by(Payment.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def attempts_of_payments(
+    session: AsyncSession, payment_ids: list[str]
+) -> list[PaymentAttempt]:
+    if not payment_ids:
+        return []
+    stmt = (
+        select(PaymentAttempt)
+        .where(PaymentAttempt.payment_id.in_(payment_ids))
+        .order_by(PaymentAttempt.created_at, PaymentAttempt.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
 async def enrollment_for_update(session: AsyncSession, enrollment_id: str) -> Enrollment:
-    stmt = select(Enrollment).where(Enrollment.id == enrollment_id).with_for_update()
+    """Locked and re-read (an object loaded earlier in the session gets the committed values)."""
+    stmt = (
+        select(Enrollment)
+        .where(Enrollment.id == enrollment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def payment_for_update(session: AsyncSession, payment_id: str) -> Payment:
+    """Locked and re-read; take the enrollment's lock first (the lock order everywhere)."""
+    stmt = (
+        select(Payment)
+        .where(Payment.id == payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     return (await session.execute(stmt)).scalar_one()
 
 
@@ -53,21 +84,3 @@ async def can_revive(session: AsyncSession, enrollment: Enrollment) -> bool:
     if enrollment.user_id in live:
         return False
     return course.capacity is None or len(live) < course.capacity
-
-
-async def events_of_payment(session: AsyncSession, payment_id: str) -> list[PaymentEvent]:
-    stmt = (
-        select(PaymentEvent)
-        .where(PaymentEvent.payment_id == payment_id)
-        .order_by(PaymentEvent.created_at, PaymentEvent.id)
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
-async def attempts_of_payment(session: AsyncSession, payment_id: str) -> list[PaymentAttempt]:
-    stmt = (
-        select(PaymentAttempt)
-        .where(PaymentAttempt.payment_id == payment_id)
-        .order_by(PaymentAttempt.id)
-    )
-    return list((await session.execute(stmt)).scalars())

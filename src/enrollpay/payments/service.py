@@ -5,6 +5,7 @@ writes the transition and enqueues its follow-ups in the same transaction."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from enrollpay.payments import repository
 from enrollpay.payments.facts import FactStatus, GatewayFact
 from enrollpay.payments.models import PaymentAttempt, PaymentEvent
 from enrollpay.payments.state import (
+    Action,
     AutoRefund,
     Capture,
     EnrollmentSnapshot,
@@ -30,16 +32,30 @@ from enrollpay.payments.state import (
 NOT_OURS = "not_ours"
 
 
+@dataclass(frozen=True)
+class AppliedFact:
+    outcome: str  # applied | duplicate | stale | not_ours
+    actions: tuple[Action, ...] = ()  # the follow-ups enqueued (capture, automatic refund)
+
+
 async def record_gateway_fact(session: AsyncSession, fact: GatewayFact) -> str:
     """Record the fact as a payment event and apply it; return the outcome (`applied`,
     `duplicate`, `stale`, or `not_ours` for orders of other products on the same account).
     Idempotent: a repeated fact is recorded as a duplicate and changes nothing."""
+    return (await apply_gateway_fact(session, fact)).outcome
+
+
+async def apply_gateway_fact(session: AsyncSession, fact: GatewayFact) -> AppliedFact:
+    """`record_gateway_fact`, also telling which follow-ups it enqueued.
+
+    Lock order, shared with checkout: enrollment, then payment."""
     if fact.razorpay_order_id is None:
-        return NOT_OURS
-    payment = await repository.payment_by_order_id(session, fact.razorpay_order_id, lock=True)
-    if payment is None:
-        return NOT_OURS
-    enrollment = await repository.enrollment_for_update(session, payment.enrollment_id)
+        return AppliedFact(NOT_OURS)
+    found = await repository.payment_by_order_id(session, fact.razorpay_order_id)
+    if found is None:
+        return AppliedFact(NOT_OURS)
+    enrollment = await repository.enrollment_for_update(session, found.enrollment_id)
+    payment = await repository.payment_for_update(session, found.id)
     attempt = await repository.attempt_by_razorpay_id(session, fact.razorpay_payment_id)
 
     status = EnrollmentStatus(enrollment.status)
@@ -75,7 +91,7 @@ async def record_gateway_fact(session: AsyncSession, fact: GatewayFact) -> str:
         )
     )
     if result.outcome != Outcome.applied:
-        return result.outcome
+        return AppliedFact(result.outcome)
 
     if attempt is None:
         attempt = PaymentAttempt(
@@ -104,7 +120,7 @@ async def record_gateway_fact(session: AsyncSession, fact: GatewayFact) -> str:
     _apply_to_enrollment(enrollment, result, fact, now)
     for action in result.actions:
         await _enqueue_follow_up(session, payment.id, action)
-    return result.outcome
+    return AppliedFact(result.outcome, result.actions)
 
 
 def _apply_to_enrollment(

@@ -12,7 +12,13 @@ class PaymentGateway(Protocol):
     key_id: str
 
     async def create_order(
-        self, *, amount: int, currency: str, receipt: str, notes: dict[str, str]
+        self,
+        *,
+        amount: int,
+        currency: str,
+        receipt: str,
+        notes: dict[str, str],
+        may_exist: bool = False,
     ) -> RazorpayOrder: ...
 
     async def fetch_order(self, order_id: str) -> RazorpayOrder: ...

@@ -160,9 +160,17 @@ class RazorpayClient:
     # ---- orders -----------------------------------------------------------------------------
 
     async def create_order(
-        self, *, amount: int, currency: str, receipt: str, notes: dict[str, str]
+        self,
+        *,
+        amount: int,
+        currency: str,
+        receipt: str,
+        notes: dict[str, str],
+        may_exist: bool = False,
     ) -> RazorpayOrder:
-        """Create an order; never a second one for the same receipt, whatever fails on the way."""
+        """Create an order; never a second one for the same receipt, whatever fails on the way.
+        `may_exist`: an earlier call for this receipt may have succeeded (a crash or timeout
+        before its answer was stored), so look it up first."""
         body = {
             "amount": amount,
             "currency": currency,
@@ -170,7 +178,6 @@ class RazorpayClient:
             "notes": notes,
             "payment": {"capture": "automatic"},
         }
-        may_exist = False
         async for attempt in self._retrying():
             with attempt:
                 if may_exist and (found := await self._order_for(receipt, amount, currency)):
