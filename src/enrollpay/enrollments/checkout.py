@@ -66,7 +66,7 @@ from enrollpay.payments.gateway.protocol import PaymentGateway
 from enrollpay.payments.gateway.signatures import verify_payment_signature
 from enrollpay.payments.models import Payment
 from enrollpay.payments.service import apply_gateway_fact
-from enrollpay.payments.state import Capture
+from enrollpay.payments.state import Capture, PaymentStatus
 from enrollpay.pricing.calculate import PriceBreakdown
 from enrollpay.pricing.service import quote_course
 from enrollpay.users.models import User
@@ -219,7 +219,12 @@ async def _finish(
         assert payment is not None
         order = await _create_order(db, gateway, payment, resume=reservation.resume)
         async with db.transaction() as session:
-            payment = await _record_order(session, payment.id, order)
+            payment, still_current = await _record_order(session, payment.id, order)
+        if not still_current:
+            raise InvalidState(
+                "The enrollment changed while its payment was being created.",
+                hint="Read GET /api/v1/enrollments/{id}/payment-status for where it stands.",
+            )
     status_code = 201 if reservation.created else 200
     return status_code, initialize_response(
         settings, user, reservation, payment, now=now, idempotency_key=idempotency_key
@@ -295,6 +300,9 @@ async def _reserve(
             resume=resume,
         )
 
+    if current is not None and current.status == PaymentStatus.authorized:
+        # Money is on its way for this attempt: a new order now could charge the learner twice.
+        raise RequestInProgress(5, "A payment for this enrollment is being confirmed.")
     if current is not None and current.razorpay_order_id is None:
         lease = current.order_lease_expires_at
         if lease is not None and lease > now:
@@ -445,21 +453,23 @@ async def _create_order(
         raise PaymentGatewayUnavailable() from exc
 
 
-async def _record_order(session: AsyncSession, payment_id: str, order: RazorpayOrder) -> Payment:
-    """Phase 3: the order id is stored whatever happened meanwhile, so webhooks and
-    reconciliation recognise the order; a changed enrollment is then reported as a conflict."""
+async def _record_order(
+    session: AsyncSession, payment_id: str, order: RazorpayOrder
+) -> tuple[Payment, bool]:
+    """Phase 3: the order id is stored whatever happened meanwhile (a cancel, say), so webhooks
+    and reconciliation recognise the order. Also says whether the payment is still the
+    enrollment's current, pending attempt."""
     found = await session.get(Payment, payment_id)
     assert found is not None
     enrollment = await payments_repository.enrollment_for_update(session, found.enrollment_id)
     payment = await payments_repository.payment_for_update(session, payment_id)
     payment.razorpay_order_id = order.id
     payment.order_lease_expires_at = None
-    if enrollment.status != EnrollmentStatus.pending or enrollment.current_payment_id != payment.id:
-        raise InvalidState(
-            "The enrollment changed while its payment was being created.",
-            hint="Read GET /api/v1/enrollments/{id}/payment-status for where it stands.",
-        )
-    return payment
+    still_current = (
+        enrollment.status == EnrollmentStatus.pending
+        and enrollment.current_payment_id == payment.id
+    )
+    return payment, still_current
 
 
 def initialize_response(
