@@ -24,6 +24,8 @@ from enrollpay.payments.gateway.factory import build_gateway
 from enrollpay.pricing.endpoints import admin_router as admin_coupons_router
 from enrollpay.pricing.endpoints import router as pricing_router
 from enrollpay.sandbox.webhooks import register_in_process_target, unregister_in_process_target
+from enrollpay.web.paypage import router as paypage_router
+from enrollpay.web.templating import STATIC_PATH, static_files
 from enrollpay.webhooks.endpoints import router as webhooks_router
 
 API_PREFIX = "/api/v1"
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(admin)
     app.include_router(api)
     app.include_router(health_router)
+    app.include_router(paypage_router)
+    app.mount(STATIC_PATH, static_files(), name="static")
     _mount_sandbox(app, settings)
 
     # Added last = outermost: the size limit applies before anything reads the body.

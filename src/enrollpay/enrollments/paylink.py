@@ -6,7 +6,7 @@ enrollment — exactly what a link sent by email or handed to a platform's front
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import jwt
@@ -15,6 +15,9 @@ from enrollpay.auth.tokens import ALGORITHM, ISSUER
 from enrollpay.config import Settings
 
 AUDIENCE = "enrollpay:pay"
+# Accepted this long after the hold ends: a bank page finished at the last minute still gets its
+# callback confirmed, and a late visit learns the hold ran out instead of "invalid link".
+GRACE = timedelta(hours=24)
 
 
 def payment_token(settings: Settings, enrollment_id: str, expires_at: datetime) -> str:
@@ -43,6 +46,7 @@ def token_allows(settings: Settings, token: str | None, enrollment_id: str) -> b
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             issuer=ISSUER,
+            leeway=GRACE,
             options={"require": ["sub", "exp", "iss", "aud"]},
         )
     except jwt.PyJWTError:

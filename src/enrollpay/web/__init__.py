@@ -1,0 +1,1 @@
+"""Server-rendered HTML: the hosted payment page now, the web UI later (SPEC §5)."""
