@@ -20,6 +20,7 @@ from enrollpay.health import router as health_router
 from enrollpay.jobs.worker import Worker
 from enrollpay.logging import configure_logging
 from enrollpay.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from enrollpay.notifications.endpoints import dev_mailbox_router
 from enrollpay.payments.gateway.factory import build_gateway
 from enrollpay.pricing.endpoints import admin_router as admin_coupons_router
 from enrollpay.pricing.endpoints import router as pricing_router
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(admin)
     app.include_router(api)
     app.include_router(health_router)
+    app.include_router(dev_mailbox_router(settings))
     app.include_router(paypage_router)
     app.mount(STATIC_PATH, static_files(), name="static")
     _mount_sandbox(app, settings)

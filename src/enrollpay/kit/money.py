@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 # Version 1 sells in INR only (SPEC §1.6); the exponent table is where another currency goes.
 CURRENCY_EXPONENTS = {"INR": 2}
 SUPPORTED_CURRENCIES = frozenset(CURRENCY_EXPONENTS)
+CURRENCY_SYMBOLS = {"INR": "₹"}
 
 
 def to_minor(amount: Decimal, currency: str = "INR") -> int:
@@ -26,3 +27,25 @@ def to_major(minor: int, currency: str = "INR") -> float:
 
 def round_half_up(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _group_indian(whole: int) -> str:
+    """12345678 → 1,23,45,678 (lakh/crore grouping, as Indian prices are written)."""
+    digits = str(whole)
+    head, tail = digits[:-3], digits[-3:]
+    groups: list[str] = []
+    while len(head) > 2:
+        groups.insert(0, head[-2:])
+        head = head[:-2]
+    if head:
+        groups.insert(0, head)
+    return ",".join([*groups, tail])
+
+
+def format_money(minor: int, currency: str = "INR") -> str:
+    """Paise → "₹5,898.82", for pages and emails."""
+    exponent = CURRENCY_EXPONENTS[currency]
+    whole, _, fraction = f"{to_major(minor, currency):.{exponent}f}".partition(".")
+    symbol = CURRENCY_SYMBOLS.get(currency, currency + " ")
+    text = symbol + _group_indian(int(whole))
+    return f"{text}.{fraction}" if fraction else text
