@@ -35,8 +35,12 @@ def payment(status: PaymentStatus = PaymentStatus.created, current: bool = True,
     return PaymentSnapshot(amount=amount, currency="INR", status=status, is_current=current)
 
 
-def enrollment(status: EnrollmentStatus = E.pending, enrolled_by=None, can_revive=False):
-    return EnrollmentSnapshot(status=status, enrolled_by=enrolled_by, can_revive=can_revive)
+def enrollment(
+    status: EnrollmentStatus = E.pending, enrolled_by=None, can_revive=False, total=353882
+):
+    return EnrollmentSnapshot(
+        status=status, enrolled_by=enrolled_by, can_revive=can_revive, total_payable=total
+    )
 
 
 def test_capture_enrolls_a_pending_enrollment():
@@ -125,6 +129,26 @@ def test_a_superseded_orders_capture_still_enrolls_a_live_enrollment():
         enrollment=enrollment(E.failed),
     )
     assert t.enrollment_status == E.enrolled and t.actions == ()
+
+
+def test_a_superseded_order_at_another_price_is_refunded_not_enrolled():
+    """The learner switched coupons: the old, cheaper order paid late must not enroll at a
+    price (and with a coupon hold) the enrollment no longer has."""
+    captured = transition(
+        fact(F.captured, order="order_old", amount=300000),
+        attempt_status=None,
+        payment=payment(current=False, amount=300000),
+        enrollment=enrollment(E.pending, total=353882),
+    )
+    assert captured.enrollment_status == E.pending
+    assert captured.actions == (AutoRefund("pay_A", 300000, AutoRefundReason.superseded_price),)
+    authorized = transition(
+        fact(F.authorized, order="order_old", amount=300000),
+        attempt_status=None,
+        payment=payment(current=False, amount=300000),
+        enrollment=enrollment(E.pending, total=353882),
+    )
+    assert authorized.actions == ()  # left uncaptured: Razorpay returns it to the learner
 
 
 @pytest.mark.parametrize(

@@ -89,11 +89,16 @@ def _shown_payment(
     return payments[-1] if payments else None
 
 
-def retry_allowed(enrollment: Enrollment, now: datetime) -> bool:
+def retry_allowed(enrollment: Enrollment, current: Payment | None, now: datetime) -> bool:
+    """Whether POST retry-payment opens a new session (the rule of `checkout.retry_payment`):
+    a failed enrollment, or a pending one whose hold ran out or whose order was never created.
+    The last case matters after a gateway outage: such a learner has no payment_url, so the
+    status must point to the retry (it used to say False and leave them stuck)."""
     if enrollment.status == EnrollmentStatus.failed:
         return True
     return enrollment.status == EnrollmentStatus.pending and (
-        enrollment.expires_at is not None and enrollment.expires_at <= now
+        (enrollment.expires_at is not None and enrollment.expires_at <= now)
+        or (current is not None and current.razorpay_order_id is None)
     )
 
 
@@ -143,7 +148,11 @@ async def payment_status_view(
         completed_at=completed_at,
         course_access_url=course_access_path(enrollment.course_id) if enrolled else None,
         failure_reason=enrollment.failure_reason,
-        retry_allowed=retry_allowed(enrollment, now),
+        retry_allowed=retry_allowed(
+            enrollment,
+            next((p for p in payments if p.id == enrollment.current_payment_id), None),
+            now,
+        ),
         payment_url=live_payment_url(settings, enrollment, shown, now),
         expires_at=enrollment.expires_at if enrollment.status in _UNPAID else None,
     )

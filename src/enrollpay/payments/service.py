@@ -71,7 +71,9 @@ async def apply_gateway_fact(session: AsyncSession, fact: GatewayFact) -> Applie
             status=PaymentStatus(payment.status),
             is_current=enrollment.current_payment_id == payment.id,
         ),
-        enrollment=EnrollmentSnapshot(status, enrollment.enrolled_by, can_revive),
+        enrollment=EnrollmentSnapshot(
+            status, enrollment.enrolled_by, can_revive, enrollment.total_payable
+        ),
     )
     now = utcnow()
     session.add(

@@ -10,9 +10,13 @@ Rules, in short:
 - Money must match: an attempt whose amount or currency differs from our order's never counts,
   whatever its status. A mismatched capture is refunded automatically.
 - While the enrollment is live (pending/failed), a valid capture enrolls it — whichever of its
-  orders was paid. A capture for an already-enrolled learner (another attempt or order), a
-  cancelled or refunded enrollment, or an expired one that cannot be revived is refunded
-  automatically. An expired enrollment is revived when the caller says it can be.
+  orders was paid, as long as that order still charges the enrollment's current price. A
+  superseded order priced otherwise (another coupon, a changed price) is refunded instead: the
+  enrollment's price snapshot and its coupon hold must describe what actually paid for it, or a
+  released coupon could be redeemed twice. A capture for an already-enrolled learner (another
+  attempt or order), a cancelled or refunded enrollment, or an expired one that cannot be
+  revived is refunded automatically. An expired enrollment is revived when the caller says it
+  can be.
 - A failure fails a pending enrollment only when it leaves the enrollment's current payment with
   nothing better than failed.
 """
@@ -47,6 +51,7 @@ class Outcome(StrEnum):
 class AutoRefundReason(StrEnum):
     amount_mismatch = "amount_mismatch"
     already_enrolled = "already_enrolled"
+    superseded_price = "superseded_price"
     enrollment_cancelled = "enrollment_cancelled"
     enrollment_refunded = "enrollment_refunded"
     expired_not_revivable = "expired_not_revivable"
@@ -81,6 +86,7 @@ class EnrollmentSnapshot:
     status: EnrollmentStatus
     enrolled_by: str | None  # the Razorpay payment id whose capture enrolled it
     can_revive: bool = False  # only read when expired: no other live enrollment, seat, course open
+    total_payable: int | None = None  # the current attempt's price, paise (None: any price)
 
 
 @dataclass(frozen=True)
@@ -163,9 +169,7 @@ def transition(
         return _with(moved, note="attempt failed")
 
     if fact.status == FactStatus.authorized:
-        payable = enrollment.status in _LIVE_UNPAID or (
-            enrollment.status == EnrollmentStatus.expired and enrollment.can_revive
-        )
+        payable = _payable(enrollment) and _priced_now(payment, enrollment)
         if not payable:
             return _with(moved, note="authorized; the enrollment is not payable: left uncaptured")
         status = enrollment.status
@@ -175,16 +179,38 @@ def transition(
         return _with(moved, enrollment_status=status, actions=(capture,), note="authorized")
 
     # Captured, for the right amount.
-    return _captured(moved, fact, enrollment)
+    return _captured(moved, fact, payment, enrollment)
 
 
-def _captured(moved: Transition, fact: GatewayFact, enrollment: EnrollmentSnapshot) -> Transition:
+def _payable(enrollment: EnrollmentSnapshot) -> bool:
+    return enrollment.status in _LIVE_UNPAID or (
+        enrollment.status == EnrollmentStatus.expired and enrollment.can_revive
+    )
+
+
+def _priced_now(payment: PaymentSnapshot, enrollment: EnrollmentSnapshot) -> bool:
+    """The order charges what the enrollment's current attempt charges."""
+    return (
+        payment.is_current
+        or enrollment.total_payable is None
+        or payment.amount == enrollment.total_payable
+    )
+
+
+def _captured(
+    moved: Transition,
+    fact: GatewayFact,
+    payment: PaymentSnapshot,
+    enrollment: EnrollmentSnapshot,
+) -> Transition:
     def refund(reason: AutoRefundReason, note: str) -> Transition:
         action = AutoRefund(fact.razorpay_payment_id, fact.amount, reason)
         return _with(moved, actions=(action,), note=note)
 
     status = enrollment.status
-    if status in _LIVE_UNPAID or (status == EnrollmentStatus.expired and enrollment.can_revive):
+    if _payable(enrollment) and not _priced_now(payment, enrollment):
+        return refund(AutoRefundReason.superseded_price, "captured a superseded order's price")
+    if _payable(enrollment):
         revived = status == EnrollmentStatus.expired
         return _with(
             moved,
