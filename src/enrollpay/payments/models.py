@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from enrollpay.db.base import Base, TimestampMixin
@@ -41,6 +41,10 @@ class Payment(TimestampMixin, Base):
     success_url: Mapped[str | None] = mapped_column(String(2048))
     cancel_url: Mapped[str | None] = mapped_column(String(2048))
     notes: Mapped[dict[str, str]] = mapped_column(JSON, nullable=False, default=dict)
+    # When reconciliation next asks the gateway about this order (None: never again); checks
+    # grow rarer as the order ages (payments.reconcile).
+    reconcile_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    reconcile_checks: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class PaymentAttempt(TimestampMixin, Base):
