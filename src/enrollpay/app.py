@@ -24,7 +24,9 @@ from enrollpay.notifications.endpoints import dev_mailbox_router
 from enrollpay.payments.gateway.factory import build_gateway
 from enrollpay.pricing.endpoints import admin_router as admin_coupons_router
 from enrollpay.pricing.endpoints import router as pricing_router
+from enrollpay.reconciliation.endpoints import admin_router as admin_reconciliation_router
 from enrollpay.sandbox.webhooks import register_in_process_target, unregister_in_process_target
+from enrollpay.web.account import router as account_pages_router
 from enrollpay.web.paypage import router as paypage_router
 from enrollpay.web.templating import STATIC_PATH, static_files
 from enrollpay.webhooks.endpoints import router as webhooks_router
@@ -80,11 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     admin = APIRouter(prefix="/admin", tags=["admin"])
     admin.include_router(admin_courses_router)
     admin.include_router(admin_coupons_router)
+    admin.include_router(admin_reconciliation_router)
     api.include_router(admin)
     app.include_router(api)
     app.include_router(health_router)
     app.include_router(dev_mailbox_router(settings))
     app.include_router(paypage_router)
+    app.include_router(account_pages_router)
     app.mount(STATIC_PATH, static_files(), name="static")
     _mount_sandbox(app, settings)
 

@@ -200,6 +200,24 @@ def sandbox(
     )
 
 
+@main.command()
+@_with_settings
+def reconcile(settings: Settings) -> None:
+    """One full reconciliation pass now: every open payment of the last 7 days is checked with
+    the gateway and what it says is applied (also what the worker does every
+    RECONCILE_INTERVAL_SECONDS, for the payments that are due)."""
+    from enrollpay.reconciliation.cli import run_full_pass
+
+    report = asyncio.run(run_full_pass(settings))
+    click.echo(
+        f"checked {report.checked} orders: {report.repaired} facts applied, "
+        f"{report.orders_found} lost orders found, {report.errors} gateway errors"
+        + (" (stopped: Razorpay rate limit, run again later)" if report.throttled else "")
+    )
+    if report.errors:
+        sys.exit(1)
+
+
 @main.command("seed-demo")
 @click.option(
     "--force",

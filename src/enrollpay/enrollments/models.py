@@ -28,6 +28,8 @@ LIVE_STATUSES: tuple[EnrollmentStatus, ...] = (
     EnrollmentStatus.failed,
     EnrollmentStatus.enrolled,
 )
+# Live but not paid: these hold a seat until their hold (expires_at) runs out.
+UNPAID_STATUSES: tuple[EnrollmentStatus, ...] = (EnrollmentStatus.pending, EnrollmentStatus.failed)
 FINAL_STATUSES: tuple[EnrollmentStatus, ...] = (
     EnrollmentStatus.expired,
     EnrollmentStatus.cancelled,

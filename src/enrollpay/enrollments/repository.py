@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from enrollpay.courses.models import Course
-from enrollpay.enrollments.models import Enrollment
+from enrollpay.enrollments.models import UNPAID_STATUSES, Enrollment
+from enrollpay.payments.models import Payment
+from enrollpay.payments.state import PaymentStatus
 from enrollpay.pricing.models import Coupon
 
 
@@ -48,3 +52,22 @@ async def coupon_codes(session: AsyncSession, coupon_ids: set[str]) -> dict[str,
         return {}
     result = await session.execute(select(Coupon.id, Coupon.code).where(Coupon.id.in_(coupon_ids)))
     return {coupon_id: code for coupon_id, code in result.all()}
+
+
+async def due_for_expiry(session: AsyncSession, *, now: datetime, limit: int) -> list[str]:
+    """Unpaid live enrollments whose hold has run out, oldest first — except those whose
+    current payment is authorized (money on its way; excluded here so they cannot crowd out
+    the rest of the batch)."""
+    result = await session.execute(
+        select(Enrollment.id)
+        .outerjoin(Payment, Payment.id == Enrollment.current_payment_id)
+        .where(
+            Enrollment.status.in_(UNPAID_STATUSES),
+            Enrollment.expires_at.is_not(None),
+            Enrollment.expires_at <= now,
+            or_(Payment.id.is_(None), Payment.status != PaymentStatus.authorized),
+        )
+        .order_by(Enrollment.expires_at)
+        .limit(limit)
+    )
+    return list(result.scalars())

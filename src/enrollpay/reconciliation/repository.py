@@ -1,0 +1,72 @@
+"""Which payments reconciliation looks at, and the repairs it made."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from enrollpay.payments.facts import FactSource
+from enrollpay.payments.models import Payment, PaymentEvent
+from enrollpay.payments.state import Outcome, PaymentStatus
+
+# The payment event reference of facts reconciliation learned (the capture job uses its job id).
+RECONCILE_REFERENCE = "reconciliation"
+# Captured and refunded payments are settled; everything else may still change at the gateway
+# (a failed payment can be authorized days later).
+OPEN_STATUSES = (PaymentStatus.created, PaymentStatus.failed, PaymentStatus.authorized)
+
+
+async def due_payments(
+    session: AsyncSession, *, now: datetime, watched_since: datetime, limit: int
+) -> list[Payment]:
+    """Open payments created after `watched_since` whose next check is due: never checked
+    first, then the longest overdue."""
+    stmt = (
+        select(Payment)
+        .where(
+            Payment.status.in_(OPEN_STATUSES),
+            Payment.created_at >= watched_since,
+            or_(Payment.reconcile_after.is_(None), Payment.reconcile_after <= now),
+        )
+        .order_by(Payment.reconcile_after.is_not(None), Payment.reconcile_after, Payment.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def open_payments(
+    session: AsyncSession, *, watched_since: datetime, after_id: str | None, limit: int
+) -> list[Payment]:
+    """Every open payment created after `watched_since`, due or not, in id order (a full pass)."""
+    stmt = (
+        select(Payment)
+        .where(Payment.status.in_(OPEN_STATUSES), Payment.created_at >= watched_since)
+        .order_by(Payment.id)
+        .limit(limit)
+    )
+    if after_id is not None:
+        stmt = stmt.where(Payment.id > after_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def repairs(
+    session: AsyncSession, *, before_id: str | None, limit: int
+) -> list[tuple[PaymentEvent, str]]:
+    """Facts reconciliation applied — each one something verify and webhooks had missed — with
+    their enrollment id, newest first."""
+    stmt = (
+        select(PaymentEvent, Payment.enrollment_id)
+        .join(Payment, Payment.id == PaymentEvent.payment_id)
+        .where(
+            PaymentEvent.source == FactSource.reconcile,
+            PaymentEvent.reference == RECONCILE_REFERENCE,
+            PaymentEvent.outcome == Outcome.applied,
+        )
+        .order_by(PaymentEvent.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        stmt = stmt.where(PaymentEvent.id < before_id)
+    return [(event, enrollment_id) for event, enrollment_id in (await session.execute(stmt)).all()]
