@@ -18,12 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, select
-
-from enrollpay.db.dialect import insert_ignore_duplicate
 from enrollpay.db.engine import Database
 from enrollpay.errors import AppError, Conflict, ValidationFailed, error_body, field_problem
-from enrollpay.idempotency.models import IdempotencyKey
+from enrollpay.idempotency import repository
 from enrollpay.kit.clock import utcnow
 
 HEADER = "Idempotency-Key"
@@ -54,8 +51,6 @@ class RequestInProgress(Conflict):
             headers={"Retry-After": str(seconds)},
         )
 
-
-idempotency_keys: Table = IdempotencyKey.__table__  # type: ignore[assignment]
 
 # Transient answers that must not be replayed for the rest of the key's life.
 _NOT_STORED = {RequestInProgress.code, "too_many_requests"}
@@ -125,9 +120,8 @@ async def _claim(
 ) -> StoredResponse | None:
     """None when this request now owns the key; the stored response to replay otherwise."""
     async with db.transaction() as session:
-        inserted = await insert_ignore_duplicate(
+        claimed = await repository.insert_unless_taken(
             session,
-            idempotency_keys,
             {
                 "user_id": user_id,
                 "key": key,
@@ -135,17 +129,10 @@ async def _claim(
                 "locked_until": now + timedelta(seconds=CLAIM_SECONDS),
                 "created_at": now,
             },
-            returning=IdempotencyKey.id,
         )
-        if inserted is not None:
+        if claimed:
             return None
-        row = (
-            await session.execute(
-                select(IdempotencyKey)
-                .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
-                .with_for_update()
-            )
-        ).scalar_one()
+        row = await repository.get(session, user_id, key, lock=True)
         if row.request_hash != fingerprint:
             raise IdempotencyKeyReused()
         if row.response_status is not None:
@@ -162,13 +149,7 @@ async def _claim(
 
 async def _store(db: Database, user_id: str, key: str, response: StoredResponse) -> None:
     async with db.transaction() as session:
-        row = (
-            await session.execute(
-                select(IdempotencyKey).where(
-                    IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
-                )
-            )
-        ).scalar_one()
+        row = await repository.get(session, user_id, key)
         row.response_status = response.status_code
         row.response_body = response.body
         row.response_headers = response.headers
@@ -176,27 +157,10 @@ async def _store(db: Database, user_id: str, key: str, response: StoredResponse)
 
 async def _release(db: Database, user_id: str, key: str) -> None:
     async with db.transaction() as session:
-        await session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
-            )
-        )
+        await repository.remove(session, user_id, key)
 
 
 async def purge_expired(db: Database, *, now: datetime, batch: int = 1000) -> int:
     """Delete keys past their retention, a bounded batch per call."""
     async with db.transaction() as session:
-        ids = (
-            (
-                await session.execute(
-                    select(IdempotencyKey.id)
-                    .where(IdempotencyKey.created_at < now - RETENTION)
-                    .limit(batch)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if ids:
-            await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(ids)))
-        return len(ids)
+        return await repository.remove_created_before(session, now - RETENTION, limit=batch)
