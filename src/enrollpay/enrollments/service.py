@@ -13,7 +13,7 @@ from enrollpay.courses import repository as courses_repository
 from enrollpay.courses.models import Course
 from enrollpay.courses.service import course_access_path
 from enrollpay.enrollments import repository
-from enrollpay.enrollments.models import Enrollment, EnrollmentStatus
+from enrollpay.enrollments.models import UNPAID_STATUSES, Enrollment, EnrollmentStatus
 from enrollpay.enrollments.paylink import payment_url
 from enrollpay.enrollments.schemas import (
     AttemptOut,
@@ -41,9 +41,6 @@ class InvalidState(Conflict):
 class NotEnrolled(InvalidState):
     message = "You are not enrolled in this course."
     hint = "Progress can be reported once the enrollment is complete."
-
-
-_UNPAID = (EnrollmentStatus.pending, EnrollmentStatus.failed)
 
 
 async def get_owned_enrollment(
@@ -107,7 +104,7 @@ def live_payment_url(
 ) -> str | None:
     """The hosted page link while the hold lasts and the current payment has an order."""
     if (
-        enrollment.status in _UNPAID
+        enrollment.status in UNPAID_STATUSES
         and payment is not None
         and payment.id == enrollment.current_payment_id
         and payment.razorpay_order_id is not None
@@ -154,7 +151,7 @@ async def payment_status_view(
             now,
         ),
         payment_url=live_payment_url(settings, enrollment, shown, now),
-        expires_at=enrollment.expires_at if enrollment.status in _UNPAID else None,
+        expires_at=enrollment.expires_at if enrollment.status in UNPAID_STATUSES else None,
     )
 
 
@@ -184,7 +181,7 @@ def _enrollment_out(
         currency=currency,
         coupon_code=coupon_code,
         created_at=enrollment.created_at,
-        expires_at=enrollment.expires_at if enrollment.status in _UNPAID else None,
+        expires_at=enrollment.expires_at if enrollment.status in UNPAID_STATUSES else None,
         enrolled_at=enrollment.enrolled_at,
         cancelled_at=enrollment.cancelled_at,
         failure_reason=enrollment.failure_reason,
@@ -274,7 +271,7 @@ async def cancel(
     """pending/failed → cancelled: the seat and coupon hold are released at once. A payment
     captured later for it is refunded automatically (SPEC §3)."""
     enrollment = await get_owned_enrollment(session, user_id, enrollment_id, lock=True)
-    if enrollment.status not in _UNPAID:
+    if enrollment.status not in UNPAID_STATUSES:
         raise InvalidState(
             f"A {enrollment.status} enrollment cannot be cancelled.",
             hint="Only pending or failed enrollments can be cancelled; an enrolled learner "

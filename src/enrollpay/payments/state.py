@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from enrollpay.enrollments.models import EnrollmentStatus
+from enrollpay.enrollments.models import UNPAID_STATUSES, EnrollmentStatus
 from enrollpay.payments.facts import FactStatus, GatewayFact
 
 
@@ -70,7 +70,6 @@ _PAYMENT_RANK = {
     PaymentStatus.authorized: 2,
     PaymentStatus.captured: 3,
 }
-_LIVE_UNPAID = (EnrollmentStatus.pending, EnrollmentStatus.failed)
 
 
 @dataclass(frozen=True)
@@ -183,7 +182,7 @@ def transition(
 
 
 def _payable(enrollment: EnrollmentSnapshot) -> bool:
-    return enrollment.status in _LIVE_UNPAID or (
+    return enrollment.status in UNPAID_STATUSES or (
         enrollment.status == EnrollmentStatus.expired and enrollment.can_revive
     )
 
