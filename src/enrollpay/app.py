@@ -25,6 +25,8 @@ from enrollpay.payments.gateway.factory import build_gateway
 from enrollpay.pricing.endpoints import admin_router as admin_coupons_router
 from enrollpay.pricing.endpoints import router as pricing_router
 from enrollpay.reconciliation.endpoints import admin_router as admin_reconciliation_router
+from enrollpay.refunds.endpoints import admin_router as admin_refunds_router
+from enrollpay.refunds.endpoints import router as refunds_router
 from enrollpay.sandbox.webhooks import register_in_process_target, unregister_in_process_target
 from enrollpay.web.account import router as account_pages_router
 from enrollpay.web.paypage import router as paypage_router
@@ -78,10 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(courses_router)
     api.include_router(pricing_router)
     api.include_router(enrollments_router)
+    api.include_router(refunds_router)
     api.include_router(webhooks_router)
     admin = APIRouter(prefix="/admin", tags=["admin"])
     admin.include_router(admin_courses_router)
     admin.include_router(admin_coupons_router)
+    admin.include_router(admin_refunds_router)
     admin.include_router(admin_reconciliation_router)
     api.include_router(admin)
     app.include_router(api)

@@ -13,7 +13,7 @@ from tests.webhooks.conftest import deliver, inbox, only_row, processing_jobs, s
 
 async def _arrange(client, run_jobs, record_fact) -> None:
     """Five events: captured + failed for pay_A (order_A), order.paid for pay_B (order_B), a
-    refund (ignored) for pay_A, and an unusable body."""
+    refund speed change (ignored) for pay_A, and an unusable body."""
     await deliver(
         client,
         sample("payment.captured", payment={"id": "pay_A", "order_id": "order_A"}),
@@ -33,7 +33,10 @@ async def _arrange(client, run_jobs, record_fact) -> None:
     )
     await deliver(
         client,
-        sample("refund.processed", payment={"id": "pay_A", "order_id": "order_A"}),
+        {
+            **sample("refund.processed", payment={"id": "pay_A", "order_id": "order_A"}),
+            "event": "refund.speed_changed",
+        },
         event_id="E4",
     )
     await deliver(client, b"garbage", event_id="E5")

@@ -137,8 +137,11 @@ async def test_the_sdk_vector_is_processed_too(client, db, record_fact, run_jobs
 @pytest.mark.parametrize(
     ("event", "reason"),
     [
-        ("refund.processed", "refund events are recorded but not processed yet"),
-        ("payment.dispute.created", "dispute events are recorded but not processed yet"),
+        (
+            "refund.speed_changed",
+            "only refund.created, refund.processed and refund.failed change refunds",
+        ),
+        ("payment.dispute.escalated", "not a dispute event enrollpay knows"),
         ("payment_link.paid", "payment links are not used by enrollpay"),
         ("subscription.charged", "not an event enrollpay uses"),
         ("brand_new_event", "not an event enrollpay uses"),
@@ -147,7 +150,8 @@ async def test_the_sdk_vector_is_processed_too(client, db, record_fact, run_jobs
 async def test_events_we_do_not_use_are_ignored_with_a_reason(
     client, db, record_fact, run_jobs, event, reason
 ):
-    document = sample("refund.processed") if event.startswith("refund.") else sample(event)
+    refund = {**sample("refund.processed"), "event": event}
+    document = refund if event.startswith("refund.") else sample(event)
     response = await deliver(client, document)
     assert response.json() == {"status": "accepted"}
     assert await run_jobs() == [JobOutcome.done]

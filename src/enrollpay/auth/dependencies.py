@@ -57,7 +57,16 @@ async def user_outside_transaction(
     return user
 
 
+async def admin_outside_transaction(
+    user: Annotated[User, Depends(admin_user)], session: SessionDep
+) -> User:
+    """`user_outside_transaction` for admin routes."""
+    await session.commit()
+    return user
+
+
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
 UserOutsideTransaction = Annotated[User, Depends(user_outside_transaction)]
+AdminOutsideTransaction = Annotated[User, Depends(admin_outside_transaction)]

@@ -20,6 +20,10 @@ from enrollpay.errors import TooManyRequests
 # Login: failures per account and per client address, counted over a sliding 15 minutes.
 LOGIN_FAILURES_PER_ACCOUNT = parse("5/15 minutes")
 LOGIN_FAILURES_PER_IP = parse("20/15 minutes")
+# Emails sent on request (password reset, verification): every request counts, so the answer
+# is the same whether the account exists; an inbox cannot be flooded from one address either.
+ACCOUNT_EMAILS_PER_ADDRESS = parse("5/hour")
+ACCOUNT_EMAILS_PER_IP = parse("30/hour")
 
 
 class RateLimiter:
@@ -45,6 +49,11 @@ class RateLimiter:
     async def retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
         stats = await self.strategy.get_window_stats(item, *identifiers)
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def consume(self, item: RateLimitItem, *identifiers: str) -> None:
+        """Count one request; raise 429 with Retry-After when the window was already full."""
+        if not await self.hit(item, *identifiers):
+            raise TooManyRequests(await self.retry_after(item, *identifiers))
 
     async def ensure_allowed(self, item: RateLimitItem, *identifiers: str) -> None:
         """Raise 429 with Retry-After when the window is full."""

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from enrollpay.auth.account_tokens import TOKEN_MAX_LENGTH
 from enrollpay.users.schemas import UserOut
 
 _PHONE = re.compile(r"^\+?[0-9]{10,15}$")
@@ -25,7 +26,13 @@ def _password(value: str) -> str:
     return value
 
 
-Password = Annotated[str, Field(min_length=8, max_length=128), AfterValidator(_password)]
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+Password = Annotated[
+    str,
+    Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    AfterValidator(_password),
+]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[str | None, AfterValidator(_phone)]
 
@@ -52,3 +59,26 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
+
+
+AccountToken = Annotated[str, Field(min_length=1, max_length=TOKEN_MAX_LENGTH)]
+
+
+class PasswordResetRequest(StrictBody):
+    email: EmailStr = Field(max_length=320)
+
+
+class PasswordResetConfirm(StrictBody):
+    token: AccountToken
+    new_password: Password
+
+
+class VerifyEmailConfirm(StrictBody):
+    token: AccountToken
+
+
+class AccountActionOut(BaseModel):
+    """What a password-reset or verification call did."""
+
+    status: Literal["accepted", "sent", "already_verified", "password_changed", "email_verified"]
+    message: str

@@ -57,6 +57,7 @@ from enrollpay.errors import AppError, BadRequest, NotFound, field_problem
 from enrollpay.idempotency.service import RequestInProgress
 from enrollpay.kit.ids import has_prefix, new_id
 from enrollpay.kit.money import to_major
+from enrollpay.notifications.triggers import notify_checkout_started, notify_enrolled
 from enrollpay.payments import repository as payments_repository
 from enrollpay.payments.facts import FactSource, FactStatus, GatewayFact
 from enrollpay.payments.gateway.entities import RazorpayOrder, RazorpayPayment
@@ -342,6 +343,7 @@ async def _reserve(
         enrollment.expires_at = None
         enrollment.current_payment_id = None
         await _flush_enrollment(session)
+        await notify_enrolled(session, enrollment.id)
         return reserved(None, needs_order=False)
 
     enrollment.status = EnrollmentStatus.pending
@@ -369,6 +371,7 @@ async def _reserve(
     )
     session.add(payment)
     await session.flush()
+    await notify_checkout_started(session, settings, enrollment.id, payment_id)
     return reserved(payment, needs_order=True)
 
 

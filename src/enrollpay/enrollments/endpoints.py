@@ -190,7 +190,7 @@ async def list_enrollments(
 @router.get(
     "/enrollments/{enrollment_id}",
     response_model=EnrollmentDetail,
-    summary="One enrollment with its payments and their attempts",
+    summary="One enrollment with its payments, their attempts and its refunds",
 )
 async def get_enrollment(
     enrollment_id: str, user: CurrentUser, session: SessionDep

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from enrollpay.auth.schemas import StrictBody
+from enrollpay.refunds.schemas import RefundOut
 
 
 class CourseAccess(BaseModel):
@@ -200,3 +201,4 @@ class EnrollmentOut(BaseModel):
 
 class EnrollmentDetail(EnrollmentOut):
     payments: list[PaymentOut]
+    refunds: list[RefundOut] = []

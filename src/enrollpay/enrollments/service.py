@@ -31,6 +31,8 @@ from enrollpay.kit.pagination import Page
 from enrollpay.payments import repository as payments_repository
 from enrollpay.payments.models import Payment, PaymentAttempt
 from enrollpay.payments.state import PaymentStatus
+from enrollpay.refunds import repository as refunds_repository
+from enrollpay.refunds.schemas import RefundOut
 
 
 class InvalidState(Conflict):
@@ -228,8 +230,10 @@ async def enrollment_detail(session: AsyncSession, enrollment: Enrollment) -> En
     summary = await enrollment_view(session, enrollment)
     payments = await payments_repository.payments_of_enrollment(session, enrollment.id)
     attempts = await payments_repository.attempts_of_payments(session, [p.id for p in payments])
+    refunds = await refunds_repository.refunds_of_enrollment(session, enrollment.id)
     return EnrollmentDetail(
         **summary.model_dump(),
+        refunds=[RefundOut.of(refund) for refund in refunds],
         payments=[
             PaymentOut(
                 id=payment.id,

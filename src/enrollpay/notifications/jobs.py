@@ -14,7 +14,7 @@ import structlog
 from enrollpay.jobs import JobContext, PermanentJobError, job_handler
 from enrollpay.jobs.worker import describe_error
 from enrollpay.kit.clock import utcnow
-from enrollpay.notifications import mailer, repository
+from enrollpay.notifications import mailer, repository, triggers
 from enrollpay.notifications.service import SEND_EMAIL_JOB
 
 log = structlog.get_logger(__name__)
@@ -23,6 +23,11 @@ log = structlog.get_logger(__name__)
 # all: a mail server's outage is ridden out, and a receipt still arrives while it matters.
 SEND_MAX_ATTEMPTS = 10
 SEND_BACKOFF_BASE_SECONDS = 30.0
+
+# The trigger jobs: which email an enrollment's state change sends, decided when they run.
+job_handler(triggers.ENROLLMENT_CONFIRMED_JOB)(triggers.send_enrollment_confirmed)
+job_handler(triggers.PAYMENT_FAILED_JOB)(triggers.send_payment_failed)
+job_handler(triggers.ABANDONED_CHECKOUT_JOB)(triggers.send_abandoned_checkout)
 
 
 @job_handler(

@@ -54,6 +54,19 @@ EMAIL_KINDS: dict[str, EmailKind] = {
     "refund_processed": EmailKind(
         required=("course_title", "amount", "refund_id"), optional={"currency": "INR"}
     ),
+    # To admins, when a refund failed (the learner was not paid back).
+    "refund_failed_alert": EmailKind(
+        required=(
+            "course_title",
+            "amount",
+            "refund_id",
+            "refund_kind",
+            "failure_reason",
+            "enrollment_id",
+            "learner_email",
+        ),
+        optional={"razorpay_refund_id": None, "currency": "INR"},
+    ),
     "abandoned_checkout": EmailKind(
         required=("course_title", "amount", "payment_url"), optional={"currency": "INR"}
     ),

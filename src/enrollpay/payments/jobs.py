@@ -1,20 +1,17 @@
 """Follow-ups of payment transitions, run by the job worker: capture an authorized payment, and
-refund a capture that can never count (SPEC §3 automatic refunds). Both talk to the gateway
-before touching the job's session (no database lock is held across the call) and feed what
-the gateway answers back through `record_gateway_fact`."""
+refund a capture that can never count (SPEC §3 automatic refunds, through the refunds
+service). Neither holds a database lock across the gateway call."""
 
 from __future__ import annotations
 
 import structlog
 
 from enrollpay.jobs import JobContext, PermanentJobError, job_handler
-from enrollpay.kit.clock import utcnow
-from enrollpay.kit.ids import new_id
 from enrollpay.payments.facts import FactSource, GatewayFact
 from enrollpay.payments.gateway.errors import GatewayRejected
 from enrollpay.payments.gateway.factory import job_gateway
-from enrollpay.payments.models import PaymentEvent
 from enrollpay.payments.service import record_gateway_fact
+from enrollpay.refunds import service as refunds_service
 
 log = structlog.get_logger(__name__)
 
@@ -38,35 +35,20 @@ async def capture(ctx: JobContext) -> None:
 
 @job_handler("payments.auto_refund", max_attempts=20, backoff_base_seconds=30)
 async def auto_refund(ctx: JobContext) -> None:
-    """Refund a capture that must not be kept. The idempotency key is derived from the Razorpay
-    payment id, so however often this runs, Razorpay refunds it once."""
-    gateway = job_gateway(ctx.settings, ctx.db)
-    razorpay_payment_id = ctx.payload["razorpay_payment_id"]
+    """Refund a capture that must not be kept, as an `automatic` refund row (with its reason)
+    sent at once. The refund's idempotency key is derived from the Razorpay payment id, so
+    however often this runs, there is one row and Razorpay refunds once; if Razorpay cannot
+    be reached now, the refund's own `refunds.submit` job keeps trying."""
     try:
-        refund = await gateway.create_refund(
-            razorpay_payment_id,
-            amount=ctx.payload["amount"],
-            idempotency_key=f"auto-refund-{razorpay_payment_id}",
-            notes={"reason": ctx.payload["reason"], "source": "enrollpay automatic refund"},
-        )
-    except GatewayRejected as exc:
-        if "fully refunded" in exc.description.lower():
-            log.info("payments.auto_refund_already_done", razorpay_payment_id=razorpay_payment_id)
-            return
-        raise PermanentJobError(f"automatic refund refused: {exc.description}") from exc
-    ctx.session.add(
-        PaymentEvent(
-            id=new_id("evt"),
-            payment_id=ctx.payload["payment_id"],
-            razorpay_payment_id=razorpay_payment_id,
-            source=FactSource.reconcile,
-            status="refund",
-            amount=refund.amount,
-            currency=refund.currency,
-            outcome="refund_requested",
-            note=f"automatic refund {refund.id} ({refund.status}): {ctx.payload['reason']}",
-            reference=refund.id,
-            actions=[],
-            created_at=utcnow(),
-        )
-    )
+        async with ctx.db.transaction() as session:
+            refund = await refunds_service.request_automatic_refund(
+                session,
+                payment_id=ctx.payload["payment_id"],
+                razorpay_payment_id=ctx.payload["razorpay_payment_id"],
+                amount=ctx.payload["amount"],
+                reason=ctx.payload["reason"],
+            )
+    except LookupError as exc:
+        raise PermanentJobError(str(exc)) from exc
+    if refund is not None:
+        await refunds_service.submit(ctx.db, job_gateway(ctx.settings, ctx.db), refund.id)

@@ -14,6 +14,7 @@ from enrollpay.enrollments.models import Enrollment, EnrollmentStatus
 from enrollpay.jobs import enqueue
 from enrollpay.kit.clock import utcnow
 from enrollpay.kit.ids import new_id
+from enrollpay.notifications.triggers import notify_enrollment_status
 from enrollpay.payments import repository
 from enrollpay.payments.facts import FactStatus, GatewayFact
 from enrollpay.payments.models import PaymentAttempt, PaymentEvent
@@ -119,14 +120,18 @@ async def apply_gateway_fact(session: AsyncSession, fact: GatewayFact) -> Applie
             payment.captured_at = now
             payment.amount_captured = fact.amount
 
-    _apply_to_enrollment(enrollment, result, fact, now)
+    await _apply_to_enrollment(session, enrollment, result, fact, now)
     for action in result.actions:
         await _enqueue_follow_up(session, payment.id, action)
     return AppliedFact(result.outcome, result.actions)
 
 
-def _apply_to_enrollment(
-    enrollment: Enrollment, result: Transition, fact: GatewayFact, now: datetime
+async def _apply_to_enrollment(
+    session: AsyncSession,
+    enrollment: Enrollment,
+    result: Transition,
+    fact: GatewayFact,
+    now: datetime,
 ) -> None:
     new_status = result.enrollment_status
     if new_status == enrollment.status:
@@ -140,6 +145,7 @@ def _apply_to_enrollment(
         enrollment.failure_reason = fact.error_description or fact.error_reason or "payment failed"
     elif new_status == EnrollmentStatus.pending:
         enrollment.failure_reason = None
+    await notify_enrollment_status(session, enrollment)
 
 
 async def _enqueue_follow_up(

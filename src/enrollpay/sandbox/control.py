@@ -6,6 +6,8 @@ Errors use Razorpay's shape too. Unknown body fields are refused (a typo must no
   `contact`, `card_last4`, `card_network`, `vpa`, `bank`, `wallet`.
 - POST /_sandbox/payments/{payment_id}/capture-late: late authorization of a failed payment.
 - POST /_sandbox/refunds/{refund_id}/settle: `outcome` processed | failed.
+- POST /_sandbox/payments/{payment_id}/dispute: `outcome` won | lost; sends
+  `payment.dispute.created` then `.won` / `.lost` (see disputes.py).
 - POST, GET /_sandbox/webhooks: how the next deliveries behave (`duplicate`, `shuffle`, `drop`,
   `count`); see webhooks.py.
 - POST, GET, DELETE /_sandbox/faults: REST faults; see faults.py.
@@ -26,7 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from enrollpay.kit.clock import utcnow
-from enrollpay.sandbox import repository, service
+from enrollpay.sandbox import disputes, repository, service
 from enrollpay.sandbox.deps import SandboxConfigDep, SandboxDatabaseDep
 from enrollpay.sandbox.entities import collection, unix
 from enrollpay.sandbox.errors import SandboxError, validation_error
@@ -137,6 +139,24 @@ async def settle_refund(
             session,
             config,
             refund_id,
+            outcome=outcome,  # type: ignore[arg-type]
+            send_webhooks=_webhooks_flag(body),
+        )
+    return JSONResponse(result)
+
+
+@router.post("/payments/{payment_id}/dispute")
+async def dispute_payment(
+    payment_id: str, request: Request, config: SandboxConfigDep, db: SandboxDatabaseDep
+) -> JSONResponse:
+    body = await _json(request)
+    body.reject_unknown(("outcome", "webhooks"))
+    outcome = body.choice("outcome", ("won", "lost"), required=True)
+    async with db.transaction() as session:
+        result = await disputes.raise_dispute(
+            session,
+            config,
+            payment_id,
             outcome=outcome,  # type: ignore[arg-type]
             send_webhooks=_webhooks_flag(body),
         )

@@ -62,6 +62,10 @@ EVENT_CONTAINS: dict[str, tuple[str, ...]] = {
     "refund.created": ("refund", "payment"),
     "refund.processed": ("refund", "payment"),
     "refund.failed": ("refund", "payment"),
+    **{
+        f"payment.dispute.{name}": ("payment", "dispute")
+        for name in ("created", "under_review", "action_required", "won", "lost", "closed")
+    },
 }
 
 

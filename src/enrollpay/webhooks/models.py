@@ -17,7 +17,7 @@ from enrollpay.db.types import UTCDateTime
 
 class WebhookEventStatus(StrEnum):
     pending = "pending"  # stored; the processing job has not finished it (yet)
-    processed = "processed"  # its facts went through record_gateway_fact; `outcome` says how
+    processed = "processed"  # its facts (or refund, dispute) were applied; `outcome` says how
     ignored = "ignored"  # an event we do not use (yet); `outcome` says why
     failed = "failed"  # unusable body or payload, or processing gave up; see `last_error`
 

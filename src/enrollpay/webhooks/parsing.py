@@ -6,12 +6,12 @@ Two steps, both pure:
   "event", "contains", "payload": {<name>: {"entity": {...}}}, "created_at"}`, or
   `UnusableBody` when it is not JSON or not an envelope. `summarize` uses it at ingest to fill
   the inbox's search columns and never raises.
-- `interpret(envelope, event_id)`: the facts an event carries, or why we ignore it, or
-  `InvalidPayload` when an event we use does not validate.
+- `interpret(envelope, event_id)`: the payment facts an event carries, or the refund or dispute
+  it describes, or why we ignore it, or `InvalidPayload` when an event we use does not validate.
 
-Which events become facts is the `FACT_BUILDERS` table; events we know but do not use yet are
-in `DEFERRED` with the reason stored on the inbox row. Adding refunds or disputes later is one
-entry in `FACT_BUILDERS` (or a table like it for other kinds of facts).
+Which events become payment facts is the `FACT_BUILDERS` table; `REFUND_EVENTS` and
+`DISPUTE_EVENTS` go to the refunds package instead. Events we know but do not use are in
+`DEFERRED` with the reason stored on the inbox row.
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from enrollpay.payments.facts import FactSource, GatewayFact
-from enrollpay.payments.gateway.entities import RazorpayOrder, RazorpayPayment
+from enrollpay.payments.gateway.entities import (
+    RazorpayDispute,
+    RazorpayOrder,
+    RazorpayPayment,
+    RazorpayRefund,
+)
 
 # Razorpay's names are like `payment.dispute.created`; any such token is stored (unknown ones
 # are ignored after processing), anything else makes the body unusable.
@@ -35,6 +40,8 @@ ACCOUNT_ID = re.compile(r"^acc_[A-Za-z0-9]{1,40}$")
 # Razorpay ids are a prefix and 14 alphanumerics; anything longer or stranger is refused.
 PAYMENT_ID = re.compile(r"^pay_[A-Za-z0-9]{1,32}$")
 ORDER_ID = re.compile(r"^order_[A-Za-z0-9]{1,32}$")
+REFUND_ID = re.compile(r"^rfnd_[A-Za-z0-9]{1,32}$")
+DISPUTE_ID = re.compile(r"^disp_[A-Za-z0-9]{1,32}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 # Unix seconds between 2000 and 2100: outside that, created_at is not a timestamp.
 _UNIX_MIN, _UNIX_MAX = 946_684_800, 4_102_444_800
@@ -71,8 +78,27 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class RefundEvent:
+    """refund.created / .processed / .failed: what Razorpay says one refund is now."""
+
+    event: str
+    refund: RazorpayRefund
+
+
+@dataclass(frozen=True)
+class DisputeEvent:
+    """payment.dispute.*: one dispute as of `occurred_at` (the envelope's created_at)."""
+
+    event: str
+    dispute: RazorpayDispute
+    occurred_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Interpretation:
     facts: list[GatewayFact] = field(default_factory=list)
+    refund: RefundEvent | None = None
+    dispute: DisputeEvent | None = None
     ignored_reason: str | None = None  # set: store as `ignored` with this reason
 
 
@@ -120,12 +146,14 @@ def summarize(raw_body: bytes) -> Summary:
     payment = _raw_entity(envelope, "payment") or {}
     order = _raw_entity(envelope, "order") or {}
     refund = _raw_entity(envelope, "refund") or {}
+    dispute = _raw_entity(envelope, "dispute") or {}
     return Summary(
         event=envelope.event,
         account_id=envelope.account_id,
         created_at=envelope.created_at,
         razorpay_payment_id=_matching(payment.get("id"), PAYMENT_ID)
-        or _matching(refund.get("payment_id"), PAYMENT_ID),
+        or _matching(refund.get("payment_id"), PAYMENT_ID)
+        or _matching(dispute.get("payment_id"), PAYMENT_ID),
         razorpay_order_id=_matching(order.get("id"), ORDER_ID)
         or _matching(payment.get("order_id"), ORDER_ID),
     )
@@ -162,15 +190,26 @@ FACT_BUILDERS: dict[str, FactBuilder] = {
     "order.paid": _order_paid_facts,
 }
 
-# Known events we store but do not act on yet, by name prefix.
+REFUND_EVENTS = frozenset({"refund.created", "refund.processed", "refund.failed"})
+DISPUTE_EVENTS = frozenset(
+    f"payment.dispute.{name}"
+    for name in ("created", "under_review", "action_required", "won", "lost", "closed")
+)
+
+# Known events we store but do not act on, by name prefix.
 DEFERRED: dict[str, str] = {
-    "refund.": "refund events are recorded but not processed yet",
-    "payment.dispute.": "dispute events are recorded but not processed yet",
+    "refund.": "only refund.created, refund.processed and refund.failed change refunds",
+    "payment.dispute.": "not a dispute event enrollpay knows",
     "payment_link.": "payment links are not used by enrollpay",
 }
 
 
 def interpret(envelope: Envelope, event_id: str) -> Interpretation:
+    if envelope.event in REFUND_EVENTS:
+        return Interpretation(refund=RefundEvent(envelope.event, _refund(envelope)))
+    if envelope.event in DISPUTE_EVENTS:
+        dispute = DisputeEvent(envelope.event, _dispute(envelope), envelope.created_at)
+        return Interpretation(dispute=dispute)
     builder = FACT_BUILDERS.get(envelope.event)
     if builder is None:
         for prefix, reason in DEFERRED.items():
@@ -213,6 +252,27 @@ def _payment(envelope: Envelope) -> RazorpayPayment:
     if payment.amount < 0 or not CURRENCY.fullmatch(payment.currency):
         raise InvalidPayload("payload.payment.entity has an invalid amount or currency")
     return payment
+
+
+def _refund(envelope: Envelope) -> RazorpayRefund:
+    refund: RazorpayRefund = _validated(RazorpayRefund, envelope, "refund")
+    if not REFUND_ID.fullmatch(refund.id) or not PAYMENT_ID.fullmatch(refund.payment_id):
+        raise InvalidPayload("payload.refund.entity has an invalid id or payment_id")
+    if refund.amount <= 0 or not CURRENCY.fullmatch(refund.currency):
+        raise InvalidPayload("payload.refund.entity has an invalid amount or currency")
+    return refund
+
+
+def _dispute(envelope: Envelope) -> RazorpayDispute:
+    dispute: RazorpayDispute = _validated(RazorpayDispute, envelope, "dispute")
+    if not DISPUTE_ID.fullmatch(dispute.id) or not PAYMENT_ID.fullmatch(dispute.payment_id):
+        raise InvalidPayload("payload.dispute.entity has an invalid id or payment_id")
+    if dispute.amount < 0 or not CURRENCY.fullmatch(dispute.currency):
+        raise InvalidPayload("payload.dispute.entity has an invalid amount or currency")
+    too_long = max(len(dispute.status), len(dispute.phase or "")) > 32
+    if too_long or len(dispute.reason_code or "") > 100:
+        raise InvalidPayload("payload.dispute.entity has an over-long status, phase or reason_code")
+    return dispute
 
 
 def _matching(value: Any, pattern: re.Pattern[str]) -> str | None:

@@ -37,6 +37,8 @@ from enrollpay.jobs import enqueue
 from enrollpay.kit.ids import has_prefix, new_id
 from enrollpay.kit.pagination import Page, checked_cursor
 from enrollpay.payments.gateway.signatures import verify_webhook_signature
+from enrollpay.refunds import disputes
+from enrollpay.refunds import service as refunds_service
 from enrollpay.webhooks import parsing, repository
 from enrollpay.webhooks.models import BodyEncoding, WebhookEvent, WebhookEventStatus
 from enrollpay.webhooks.schemas import WebhookEventDetail, WebhookEventSummary
@@ -218,7 +220,8 @@ class ProcessResult:
 
 
 async def process_event(session: AsyncSession, inbox_id: str, *, now: datetime) -> ProcessResult:
-    """Turn a pending inbox row into facts and hand them to `record_gateway_fact`.
+    """Turn a pending inbox row into facts and hand them to `record_gateway_fact` (refund and
+    dispute events go to the refunds package instead).
 
     Idempotent: only a `pending` row is processed, so a re-run (a retried job, a lost lease)
     changes nothing once it is done. Exceptions from `record_gateway_fact` propagate (the
@@ -239,6 +242,12 @@ async def process_event(session: AsyncSession, inbox_id: str, *, now: datetime) 
         return _finish(row, WebhookEventStatus.failed, INVALID_PAYLOAD, now, error=str(exc))
     if interpretation.ignored_reason is not None:
         return _finish(row, WebhookEventStatus.ignored, interpretation.ignored_reason, now)
+    if interpretation.refund is not None:
+        outcome = await refunds_service.apply_refund_event(session, interpretation.refund)
+        return _finish(row, WebhookEventStatus.processed, outcome, now)
+    if interpretation.dispute is not None:
+        outcome = await disputes.apply_dispute_event(session, interpretation.dispute)
+        return _finish(row, WebhookEventStatus.processed, outcome, now)
 
     # Looked up now, not imported above, so tests can replace it.
     from enrollpay.payments import service as payments_service

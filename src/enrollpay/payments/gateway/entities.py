@@ -77,3 +77,21 @@ class RazorpayRefund(_Entity):
     speed_requested: str | None = None
     speed_processed: str | None = None
     created_at: int
+
+
+class RazorpayDispute(_Entity):
+    """A dispute as webhooks carry it (docs' entity and `payment.dispute.*` samples). Only
+    `id`, `payment_id`, `amount`, `currency` and `status` are relied on; the docs show the rest
+    in every sample, but which of them are always present is UNCONFIRMED, so they are optional."""
+
+    id: str
+    entity: Literal["dispute"] = "dispute"
+    payment_id: str
+    amount: int
+    currency: str
+    status: str
+    amount_deducted: int = 0
+    reason_code: str | None = None
+    respond_by: int | None = None
+    phase: str | None = None
+    created_at: int | None = None

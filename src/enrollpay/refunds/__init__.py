@@ -1,0 +1,1 @@
+"""Refunds (learner, admin, automatic, and ones made outside enrollpay) and disputes."""
