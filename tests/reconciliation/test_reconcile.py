@@ -151,3 +151,29 @@ def test_the_reconcile_command_runs_a_full_pass(settings, monkeypatch, paid_with
     result = CliRunner().invoke(cli.main, ["reconcile"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("checked 1 orders: 1 facts applied"), result.output
+
+
+async def test_a_refund_whose_webhook_was_lost_is_completed(
+    app, client, db, settings, admin_headers, make_user
+):
+    from tests.refunds.conftest import enroll, learner_refund, refunds
+
+    course = await create_course(client, admin_headers, price=1000, refund_window_days=7)
+    _, headers = await make_user()
+    enrollment_id, _ = await enroll(client, headers, course["id"])
+    assert (await learner_refund(client, headers, enrollment_id)).status_code in (201, 202)
+    [refund] = await refunds(db)
+    assert refund.status == "pending" and refund.razorpay_refund_id is not None
+    settled = await client.post(
+        f"{SANDBOX}/refunds/{refund.razorpay_refund_id}/settle",
+        json={"outcome": "processed", "webhooks": False},  # the webhook is lost
+    )
+    assert settled.status_code == 200, settled.text
+
+    later = utcnow() + timedelta(minutes=2)
+    report = await reconcile_pass(db, app.state.gateway, settings, now=later)
+    assert report.refunds_checked == 1 and report.repaired == 1
+    [refund] = await refunds(db)
+    assert refund.status == "processed"
+    again = await reconcile_pass(db, app.state.gateway, settings, now=later + timedelta(hours=1))
+    assert again.refunds_checked == 0  # processed refunds are no longer watched

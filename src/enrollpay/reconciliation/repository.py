@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from enrollpay.payments.facts import FactSource
 from enrollpay.payments.models import Payment, PaymentEvent
 from enrollpay.payments.state import Outcome, PaymentStatus
+from enrollpay.refunds.models import Refund, RefundStatus
 
 # The payment event reference of facts reconciliation learned (the capture job uses its job id).
 RECONCILE_REFERENCE = "reconciliation"
@@ -31,6 +32,23 @@ async def due_payments(
             or_(Payment.reconcile_after.is_(None), Payment.reconcile_after <= now),
         )
         .order_by(Payment.reconcile_after.is_not(None), Payment.reconcile_after, Payment.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def pending_refunds(
+    session: AsyncSession, *, watched_since: datetime, limit: int
+) -> list[Refund]:
+    """Refunds Razorpay accepted but has not finished, least recently checked first."""
+    stmt = (
+        select(Refund)
+        .where(
+            Refund.status == RefundStatus.pending,
+            Refund.razorpay_refund_id.is_not(None),
+            Refund.created_at >= watched_since,
+        )
+        .order_by(Refund.updated_at)
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())

@@ -2,6 +2,9 @@
 Razorpay and feed each one through `apply_gateway_fact` — the same transition webhooks and
 verify use — so a lost webhook or a closed browser is repaired within one interval.
 
+Refunds Razorpay answered `pending` are checked the same way, so a lost `refund.processed`
+or `refund.failed` webhook cannot leave one pending for ever.
+
 Orders are watched for WATCH_DAYS (late authorization can take days), checked less often as
 they age: the next check is `age / 10` away, at least one interval and at most six hours, about
 seventy checks over a week. A pass is bounded, holds no transaction across a gateway call, stops
@@ -26,10 +29,15 @@ from enrollpay.payments.service import apply_gateway_fact
 from enrollpay.payments.state import Outcome
 from enrollpay.reconciliation import repository
 from enrollpay.reconciliation.repository import RECONCILE_REFERENCE
+from enrollpay.refunds.models import Refund
+from enrollpay.refunds.service import apply_refund_event
+from enrollpay.webhooks.parsing import RefundEvent
 
 log = structlog.get_logger(__name__)
 
 WATCH_DAYS = 7
+# Normal-speed refunds take 5-7 working days.
+REFUND_WATCH_DAYS = 14
 MAX_CHECK_GAP = timedelta(hours=6)
 PASS_BATCH = 100
 ERROR_RETRY = timedelta(minutes=5)
@@ -40,6 +48,7 @@ class PassReport:
     selected: int = 0  # payments this pass looked at (fewer than the batch: nothing more due)
     last_id: str | None = None  # where a full pass continues
     checked: int = 0
+    refunds_checked: int = 0
     repaired: int = 0  # facts applied that nobody else had reported
     orders_found: int = 0  # orders whose creation answer was lost, found by receipt
     errors: int = 0
@@ -47,9 +56,7 @@ class PassReport:
 
 
 def next_check(payment: Payment, settings: Settings, now: datetime) -> datetime:
-    age = now - payment.created_at
-    gap = min(max(age / 10, timedelta(seconds=settings.RECONCILE_INTERVAL_SECONDS)), MAX_CHECK_GAP)
-    return now + gap
+    return now + _gap(payment.created_at, settings, now)
 
 
 async def reconcile_pass(
@@ -92,6 +99,8 @@ async def reconcile_pass(
             report.errors += 1
             await _check_later(db, payment.id, next_check(payment, settings, now))
             log.warning("reconcile.gateway_refused", payment_id=payment.id, error=repr(exc))
+    if not report.throttled:
+        await _reconcile_refunds(db, gateway, settings, now, report, batch)
     if report.repaired or report.orders_found or report.errors:
         log.info(
             "reconcile.pass",
@@ -102,6 +111,46 @@ async def reconcile_pass(
             throttled=report.throttled,
         )
     return report
+
+
+async def _reconcile_refunds(
+    db: Database,
+    gateway: PaymentGateway,
+    settings: Settings,
+    now: datetime,
+    report: PassReport,
+    batch: int,
+) -> None:
+    async with db.transaction() as session:
+        pending = await repository.pending_refunds(
+            session, watched_since=now - timedelta(days=REFUND_WATCH_DAYS), limit=batch
+        )
+    for refund in pending:
+        if now - refund.updated_at < _gap(refund.created_at, settings, now):
+            continue
+        assert refund.razorpay_refund_id is not None
+        try:
+            fetched = await gateway.fetch_refund(refund.razorpay_refund_id)
+        except GatewayError as exc:
+            report.errors += 1
+            if isinstance(exc, GatewayUnavailable) and exc.status == 429:
+                report.throttled = True
+                return
+            continue
+        report.refunds_checked += 1
+        async with db.transaction() as session:
+            # refund.created carries the refund's own status, which is what a fetch gives.
+            await apply_refund_event(session, RefundEvent("refund.created", fetched))
+            row = await session.get(Refund, refund.id, populate_existing=True)
+            assert row is not None
+            if row.status != refund.status:
+                report.repaired += 1
+            row.updated_at = now  # doubles as "last checked" for the spacing above
+
+
+def _gap(created_at: datetime, settings: Settings, now: datetime) -> timedelta:
+    interval = timedelta(seconds=settings.RECONCILE_INTERVAL_SECONDS)
+    return min(max((now - created_at) / 10, interval), MAX_CHECK_GAP)
 
 
 def _creating(payment: Payment, now: datetime) -> bool:
