@@ -52,11 +52,11 @@ from enrollpay.enrollments.service import (
     InvalidState,
     get_owned_enrollment,
     payment_status_view,
+    pricing_in_major_units,
 )
 from enrollpay.errors import AppError, BadRequest, NotFound, field_problem
 from enrollpay.idempotency.service import RequestInProgress
 from enrollpay.kit.ids import has_prefix, new_id
-from enrollpay.kit.money import to_major
 from enrollpay.notifications.triggers import notify_checkout_started, notify_enrolled
 from enrollpay.payments import repository as payments_repository
 from enrollpay.payments.facts import FactSource, FactStatus, GatewayFact
@@ -485,11 +485,6 @@ def initialize_response(
     idempotency_key: str | None,
 ) -> InitializeResponse:
     enrollment, course = reservation.enrollment, reservation.course
-    currency = enrollment.currency
-
-    def major(amount: int) -> float:
-        return to_major(amount, currency)
-
     session = None
     if payment is not None and enrollment.status == EnrollmentStatus.pending:
         assert payment.razorpay_order_id is not None and enrollment.expires_at is not None
@@ -512,14 +507,8 @@ def initialize_response(
         enrollment_id=enrollment.id,
         status="enrolled" if enrolled else "pending",
         payment_required=not enrolled,
-        original_amount=major(enrollment.original_amount),
-        course_discount=major(enrollment.course_discount),
-        coupon_discount=major(enrollment.coupon_discount),
-        discount_applied=major(enrollment.course_discount + enrollment.coupon_discount),
-        final_amount=major(enrollment.final_amount),
-        tax_amount=major(enrollment.tax_amount),
-        total_payable=major(enrollment.total_payable),
-        currency=currency,
+        **pricing_in_major_units(enrollment),
+        currency=enrollment.currency,
         coupon_code=reservation.coupon_code,
         expires_at=enrollment.expires_at,
         payment_session=session,

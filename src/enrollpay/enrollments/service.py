@@ -160,27 +160,30 @@ async def payment_status_view(
 # ---- lists and detail -------------------------------------------------------------------------
 
 
+def pricing_in_major_units(enrollment: Enrollment) -> dict[str, float]:
+    """The enrollment's price snapshot as the API shows it (SPEC §1.6)."""
+    amounts = {
+        "original_amount": enrollment.original_amount,
+        "course_discount": enrollment.course_discount,
+        "coupon_discount": enrollment.coupon_discount,
+        "discount_applied": enrollment.course_discount + enrollment.coupon_discount,
+        "final_amount": enrollment.final_amount,
+        "tax_amount": enrollment.tax_amount,
+        "total_payable": enrollment.total_payable,
+    }
+    return {name: to_major(amount, enrollment.currency) for name, amount in amounts.items()}
+
+
 def _enrollment_out(
     enrollment: Enrollment, course: Course | None, coupon_code: str | None
 ) -> EnrollmentOut:
-    currency = enrollment.currency
-
-    def major(amount: int) -> float:
-        return to_major(amount, currency)
-
     return EnrollmentOut(
         id=enrollment.id,
         course_id=enrollment.course_id,
         course_title=course.title if course else "",
         status=enrollment.status,
-        original_amount=major(enrollment.original_amount),
-        course_discount=major(enrollment.course_discount),
-        coupon_discount=major(enrollment.coupon_discount),
-        discount_applied=major(enrollment.course_discount + enrollment.coupon_discount),
-        final_amount=major(enrollment.final_amount),
-        tax_amount=major(enrollment.tax_amount),
-        total_payable=major(enrollment.total_payable),
-        currency=currency,
+        **pricing_in_major_units(enrollment),
+        currency=enrollment.currency,
         coupon_code=coupon_code,
         created_at=enrollment.created_at,
         expires_at=enrollment.expires_at if enrollment.status in UNPAID_STATUSES else None,
