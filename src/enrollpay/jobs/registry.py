@@ -226,4 +226,5 @@ def discover_handlers() -> None:
         name = f"enrollpay.{module.name}.jobs"
         if module.ispkg and module.name != "jobs" and importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
+    importlib.import_module("enrollpay.jobs.housekeeping")  # the jobs package's own sweep
     _discovered = True

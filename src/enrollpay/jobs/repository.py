@@ -225,3 +225,19 @@ async def retry_dead(session: AsyncSession, job_id: str, *, now: datetime) -> bo
         .returning(jobs.c.id)
     )
     return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def delete_done_before(session: AsyncSession, cutoff: datetime, *, limit: int) -> int:
+    """Forget a bounded batch of jobs that finished before `cutoff` (dead ones stay for admins)."""
+    ids = list(
+        (
+            await session.execute(
+                select(Job.id)
+                .where(Job.status == JobStatus.done, Job.finished_at < cutoff)
+                .limit(limit)
+            )
+        ).scalars()
+    )
+    if ids:
+        await session.execute(jobs.delete().where(Job.id.in_(ids)))
+    return len(ids)
