@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import structlog
 
-from enrollpay.jobs import JobContext, PermanentJobError, job_handler
+from enrollpay.jobs import JobContext, PermanentJobError, job_handler, periodic
 from enrollpay.jobs.worker import describe_error
 from enrollpay.kit.clock import utcnow
 from enrollpay.webhooks import service
@@ -47,3 +47,11 @@ async def process_razorpay_event(ctx: JobContext) -> None:
     elif result.ran and result.status == WebhookEventStatus.failed:
         # Retrying cannot change what the stored bytes say.
         raise PermanentJobError(result.error or "the event could not be processed")
+
+
+@periodic("webhooks.fail_orphaned", interval_seconds=600)
+async def fail_orphaned(ctx: JobContext) -> None:
+    async with ctx.db.transaction() as session:
+        failed = await service.fail_orphaned(session, now=utcnow())
+    if failed:
+        log.warning("webhooks.orphaned_rows_failed", count=failed)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from enrollpay.db.dialect import insert_ignore_duplicate
-from enrollpay.webhooks.models import WebhookEvent
+from enrollpay.jobs.models import Job
+from enrollpay.webhooks.models import WebhookEvent, WebhookEventStatus
 
 webhook_events: Table = WebhookEvent.__table__  # type: ignore[assignment]
 
@@ -77,3 +79,37 @@ async def list_events(
         stmt = stmt.where(WebhookEvent.id < before_id)
     result = await session.execute(stmt)
     return list(result.scalars())
+
+
+async def stale_pending(
+    session: AsyncSession, *, received_before: datetime, limit: int
+) -> list[tuple[WebhookEvent, str | None]]:
+    """Pending rows received before the cutoff, each with the status of the job processing it
+    now (None: no such job)."""
+    rows = list(
+        (
+            await session.execute(
+                select(WebhookEvent)
+                .where(
+                    WebhookEvent.status == WebhookEventStatus.pending,
+                    WebhookEvent.received_at < received_before,
+                )
+                .order_by(WebhookEvent.received_at)
+                .limit(limit)
+            )
+        ).scalars()
+    )
+    keys = {processing_job_key(row.id, row.replays): row for row in rows}
+    statuses = dict(
+        (
+            await session.execute(
+                select(Job.dedupe_key, Job.status).where(Job.dedupe_key.in_(list(keys)))
+            )
+        ).all()
+    )
+    return [(row, statuses.get(key)) for key, row in keys.items()]
+
+
+def processing_job_key(inbox_id: str, replays: int) -> str:
+    """The dedupe key of the job that processes a row: its first run, or its latest replay."""
+    return f"webhook:{inbox_id}" if replays == 0 else f"webhook:{inbox_id}:replay:{replays}"

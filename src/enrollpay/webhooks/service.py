@@ -26,7 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from enrollpay.errors import AppError, NotFound
 from enrollpay.jobs import enqueue
+from enrollpay.jobs.models import JobStatus
 from enrollpay.kit.ids import has_prefix, new_id
 from enrollpay.kit.pagination import Page, checked_cursor
 from enrollpay.payments.gateway.signatures import verify_webhook_signature
@@ -198,7 +199,10 @@ async def receive_razorpay_webhook(
 
     if summary.problem is None:
         await enqueue(
-            session, PROCESS_EVENT_JOB, {"inbox_id": inbox_id}, dedupe_key=f"webhook:{inbox_id}"
+            session,
+            PROCESS_EVENT_JOB,
+            {"inbox_id": inbox_id},
+            dedupe_key=repository.processing_job_key(inbox_id, 0),
         )
     else:
         log.warning("webhooks.unusable_body", inbox_id=inbox_id, problem=summary.problem)
@@ -291,6 +295,29 @@ async def record_failed_attempt(
         row.processed_at = now
 
 
+STUCK_AFTER = timedelta(minutes=30)
+STUCK_BATCH = 200
+
+
+async def fail_orphaned(session: AsyncSession, *, now: datetime) -> int:
+    """Pending rows whose processing job is gone or dead (a worker died on the last attempt)
+    become `failed`, so they show up for an admin to replay instead of waiting for ever."""
+    failed = 0
+    for row, job_status in await repository.stale_pending(
+        session, received_before=now - STUCK_AFTER, limit=STUCK_BATCH
+    ):
+        if job_status not in (None, JobStatus.dead):
+            continue  # still queued or retrying
+        locked = await repository.get_event(session, row.id, for_update=True)
+        if locked is None or locked.status != WebhookEventStatus.pending:
+            continue
+        locked.status = WebhookEventStatus.failed
+        locked.outcome = "processing stopped: its job died; replay the event to process it"
+        locked.processed_at = now
+        failed += 1
+    return failed
+
+
 # ---- admin --------------------------------------------------------------------------------------
 
 
@@ -309,7 +336,7 @@ async def replay(session: AsyncSession, inbox_id: str) -> WebhookEvent:
         session,
         PROCESS_EVENT_JOB,
         {"inbox_id": row.id, "replay": row.replays},
-        dedupe_key=f"webhook:{row.id}:replay:{row.replays}",
+        dedupe_key=repository.processing_job_key(row.id, row.replays),
     )
     log.info("webhooks.replayed", inbox_id=row.id, replay=row.replays)
     return row
