@@ -53,6 +53,7 @@ from enrollpay.enrollments.service import (
     get_owned_enrollment,
     payment_status_view,
     pricing_in_major_units,
+    retry_allowed,
 )
 from enrollpay.errors import AppError, BadRequest, NotFound, field_problem
 from enrollpay.idempotency.service import RequestInProgress
@@ -179,14 +180,7 @@ async def retry_payment(
     async with db.transaction() as session:
         enrollment = await get_owned_enrollment(session, user.id, enrollment_id)
         current = await _current_payment(session, enrollment)
-        retryable = enrollment.status == EnrollmentStatus.failed or (
-            enrollment.status == EnrollmentStatus.pending
-            and (
-                _hold_over(enrollment, now)
-                or (current is not None and current.razorpay_order_id is None)
-            )
-        )
-        if not retryable:
+        if not retry_allowed(enrollment, current, now):
             raise InvalidState(
                 f"A {enrollment.status} enrollment cannot be retried.",
                 hint="Only failed enrollments, or pending ones whose payment session ended, "

@@ -89,10 +89,9 @@ def _shown_payment(
 
 
 def retry_allowed(enrollment: Enrollment, current: Payment | None, now: datetime) -> bool:
-    """Whether POST retry-payment opens a new session (the rule of `checkout.retry_payment`):
-    a failed enrollment, or a pending one whose hold ran out or whose order was never created.
-    The last case matters after a gateway outage: such a learner has no payment_url, so the
-    status must point to the retry (it used to say False and leave them stuck)."""
+    """Whether POST retry-payment opens a new session: a failed enrollment, or a pending one
+    whose hold ran out or whose order was never created (after a gateway outage such a learner
+    has no payment_url, so the status must point to the retry)."""
     if enrollment.status == EnrollmentStatus.failed:
         return True
     return enrollment.status == EnrollmentStatus.pending and (
