@@ -1,6 +1,8 @@
 """Who is calling: `OptionalUser`, `CurrentUser` (learner or admin) and `AdminUser`.
 
-A bad or expired token is always 401, also where a token is optional (SPEC §4)."""
+A Bearer token or, from the web UI, the session cookie (auth/session.py); a write with the
+cookie also needs a valid X-CSRF-Token. A bad or expired token or cookie is always 401, also
+where a token is optional (SPEC §4)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from enrollpay.auth.session import SAFE_METHODS, SESSION_COOKIE, request_csrf_ok, session_user_id
 from enrollpay.auth.tokens import decode_access_token
 from enrollpay.config import Settings
 from enrollpay.db.session import SessionDep
@@ -24,12 +27,22 @@ async def optional_user(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User | None:
-    if request.headers.get("authorization") is None:
-        return None
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated()
     settings: Settings = request.app.state.settings
-    user_id = decode_access_token(settings, credentials.credentials)
+    if request.headers.get("authorization") is not None:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthenticated()
+        user_id = decode_access_token(settings, credentials.credentials)
+    elif request.cookies.get(SESSION_COOKIE) is not None:
+        user_id = session_user_id(settings, request)
+        if user_id is None:
+            raise Unauthenticated("Your session is invalid or has expired: sign in again.")
+        if request.method not in SAFE_METHODS and not request_csrf_ok(settings, request):
+            raise Forbidden(
+                "This request is missing a valid X-CSRF-Token header.",
+                hint="Send the value of the csrf cookie as X-CSRF-Token, or sign in again.",
+            )
+    else:
+        return None
     user = await repository.get_by_id(session, user_id) if user_id else None
     if user is None or not user.is_active:
         raise Unauthenticated()

@@ -15,6 +15,8 @@ from enrollpay.kit.clock import utcnow
 ALGORITHM = "HS256"
 ISSUER = "enrollpay"
 AUDIENCE = "enrollpay:learner"
+# Web UI session cookies: a token lifted from a cookie is not an API token, and vice versa.
+SESSION_AUDIENCE = "enrollpay:web-session"
 
 
 @dataclass(frozen=True)
@@ -24,13 +26,15 @@ class AccessToken:
     expires_at: datetime
 
 
-def issue_access_token(settings: Settings, user_id: str) -> AccessToken:
+def issue_access_token(
+    settings: Settings, user_id: str, *, audience: str = AUDIENCE
+) -> AccessToken:
     now = utcnow()
     expires_at = now + timedelta(seconds=settings.ACCESS_TOKEN_TTL_SECONDS)
     claims = {
         "sub": user_id,
         "iss": ISSUER,
-        "aud": AUDIENCE,
+        "aud": audience,
         "iat": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
     }
@@ -38,14 +42,14 @@ def issue_access_token(settings: Settings, user_id: str) -> AccessToken:
     return AccessToken(token, settings.ACCESS_TOKEN_TTL_SECONDS, expires_at)
 
 
-def decode_access_token(settings: Settings, token: str) -> str | None:
+def decode_access_token(settings: Settings, token: str, *, audience: str = AUDIENCE) -> str | None:
     """The user id of a valid token, or None for anything malformed, tampered or expired."""
     try:
         claims = jwt.decode(
             token,
             settings.secret_key,
             algorithms=[ALGORITHM],
-            audience=AUDIENCE,
+            audience=audience,
             issuer=ISSUER,
             options={"require": ["sub", "exp", "iat", "iss", "aud"]},
         )

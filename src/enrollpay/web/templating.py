@@ -3,6 +3,7 @@ and the static files' URLs."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from fastapi.staticfiles import StaticFiles
@@ -10,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader
 from starlette.templating import Jinja2Templates
 
 from enrollpay import __version__
-from enrollpay.kit.money import format_money
+from enrollpay.kit.money import format_money, to_minor
 
 _HERE = Path(__file__).parent
 TEMPLATES_DIR = _HERE / "templates"
@@ -21,6 +22,11 @@ STATIC_PATH = "/static"
 def static_url(name: str) -> str:
     # The version busts browser caches on upgrade; the files themselves carry ETags.
     return f"{STATIC_PATH}/{name}?v={__version__}"
+
+
+def format_major_money(amount: float, currency: str = "INR") -> str:
+    """The API's major-unit amounts (e.g. QuoteOut) formatted like `money`."""
+    return format_money(to_minor(Decimal(str(amount)), currency), currency)
 
 
 def static_files() -> StaticFiles:
@@ -35,6 +41,7 @@ _environment = Environment(
     lstrip_blocks=True,
 )
 _environment.filters["money"] = format_money
+_environment.filters["major_money"] = format_major_money
 _environment.globals["static_url"] = static_url
 
 templates = Jinja2Templates(env=_environment)
