@@ -2,8 +2,9 @@
 
 Fixtures (reuse them for every web UI test):
 
-- `live_server`: `create_app(make_settings(...))` on SQLite in a temporary directory, served by
-  uvicorn in a background thread on `127.0.0.1:<free port>`; one per test package run. Its
+- `live_server`: `create_app(make_settings(...))` on SQLite in a temporary directory with the
+  embedded worker (webhooks and jobs run), served by uvicorn in a background thread on
+  `127.0.0.1:<free port>`; one per test package run. Its
   `pages` serve HTML a test writes (`live_server.pages.add(html)`) and record form POSTs
   (`live_server.pages.posts`), both on the app's origin or, with `cross_origin=True`, on
   `localhost:<port>` (another origin, still loopback: Chromium refuses requests from a public
@@ -188,7 +189,12 @@ def serve_app(var_dir: Path, **settings_overrides: Any) -> Iterator[LiveServer]:
     sock = _free_socket()
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    values: dict[str, Any] = {"PUBLIC_BASE_URL": url}
+    # With the embedded worker, as `enrollpay serve` runs on SQLite: webhooks are processed.
+    values: dict[str, Any] = {
+        "PUBLIC_BASE_URL": url,
+        "EMBEDDED_WORKER": True,
+        "WORKER_POLL_INTERVAL_SECONDS": 0.2,
+    }
     values.update(settings_overrides)
     settings = make_settings(f"sqlite:///{var_dir / 'e2e.db'}", var_dir, **values)
     upgrade(settings)

@@ -479,23 +479,6 @@ def initialize_response(
     idempotency_key: str | None,
 ) -> InitializeResponse:
     enrollment, course = reservation.enrollment, reservation.course
-    session = None
-    if payment is not None and enrollment.status == EnrollmentStatus.pending:
-        assert payment.razorpay_order_id is not None and enrollment.expires_at is not None
-        credentials = gateway_credentials(settings)
-        session = PaymentSession(
-            razorpay_order_id=payment.razorpay_order_id,
-            razorpay_key_id=credentials.key_id,
-            amount=payment.amount,
-            currency=payment.currency,
-            payment_url=payment_url(settings, enrollment.id, enrollment.expires_at),
-            expires_at=enrollment.expires_at,
-            timeout=max(int((enrollment.expires_at - now).total_seconds()), 1),
-            prefill=Prefill(name=user.full_name, email=user.email, contact=user.phone),
-            name=BUSINESS_NAME,
-            description=checkout_description(course),
-            checkout_js_url=credentials.checkout_js_url,
-        )
     enrolled = enrollment.status == EnrollmentStatus.enrolled
     return InitializeResponse(
         enrollment_id=enrollment.id,
@@ -505,9 +488,44 @@ def initialize_response(
         currency=enrollment.currency,
         coupon_code=reservation.coupon_code,
         expires_at=enrollment.expires_at,
-        payment_session=session,
+        payment_session=payment_session(settings, enrollment, course, user, payment, now=now),
         course_access_url=course_access_path(course.id) if enrolled else None,
         idempotency_key=idempotency_key,
+    )
+
+
+def payment_session(
+    settings: Settings,
+    enrollment: Enrollment,
+    course: Course,
+    user: User,
+    payment: Payment | None,
+    *,
+    now: datetime,
+) -> PaymentSession | None:
+    """What Checkout needs to pay `payment`'s order, while the enrollment is pending on it
+    and its hold lasts; None otherwise."""
+    if (
+        payment is None
+        or payment.razorpay_order_id is None
+        or enrollment.status != EnrollmentStatus.pending
+        or enrollment.expires_at is None
+        or enrollment.expires_at <= now
+    ):
+        return None
+    credentials = gateway_credentials(settings)
+    return PaymentSession(
+        razorpay_order_id=payment.razorpay_order_id,
+        razorpay_key_id=credentials.key_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        payment_url=payment_url(settings, enrollment.id, enrollment.expires_at),
+        expires_at=enrollment.expires_at,
+        timeout=max(int((enrollment.expires_at - now).total_seconds()), 1),
+        prefill=Prefill(name=user.full_name, email=user.email, contact=user.phone),
+        name=BUSINESS_NAME,
+        description=checkout_description(course),
+        checkout_js_url=credentials.checkout_js_url,
     )
 
 

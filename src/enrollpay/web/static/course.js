@@ -74,13 +74,10 @@
             say(errorMessage(res.body, "Could not start the enrollment."));
             return;
           }
-          if (res.body.payment_session) {
-            say("Opening the payment page…");
-            window.location.assign(res.body.payment_session.payment_url);
-          } else {
-            enrollButton.hidden = true;
-            say("You're enrolled!");
-          }
+          // The checkout page opens Razorpay Checkout (start=1), or shows the enrollment.
+          var checkoutUrl = "/checkout/" + encodeURIComponent(res.body.enrollment_id);
+          say(res.body.payment_session ? "Opening the payment window…" : "You're enrolled!");
+          window.location.assign(checkoutUrl + (res.body.payment_session ? "?start=1" : ""));
         })
         .catch(function () {
           enrollButton.disabled = false;
