@@ -31,6 +31,7 @@ from enrollpay.sandbox.webhooks import register_in_process_target, unregister_in
 from enrollpay.web.account import router as account_pages_router
 from enrollpay.web.catalog import router as catalog_pages_router
 from enrollpay.web.checkout_page import router as checkout_page_router
+from enrollpay.web.learner import router as learner_pages_router
 from enrollpay.web.paypage import router as paypage_router
 from enrollpay.web.session_pages import router as session_pages_router
 from enrollpay.web.templating import STATIC_PATH, static_files
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(session_pages_router)
     app.include_router(catalog_pages_router)
     app.include_router(checkout_page_router)
+    app.include_router(learner_pages_router)
     app.mount(STATIC_PATH, static_files(), name="static")
     _mount_sandbox(app, settings)
 

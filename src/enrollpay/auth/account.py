@@ -1,4 +1,5 @@
-"""Password reset and email verification: the emails with their links, and what the links do.
+"""Password reset and change, and email verification: the emails with their links, and what
+the links do.
 
 The request for a reset answers the same whether the account exists (no enumeration); both
 kinds of request are rate-limited per address, and resets also per client IP. Services never
@@ -26,8 +27,9 @@ from enrollpay.auth.ratelimit import (
     LOGIN_FAILURES_PER_ACCOUNT,
     RateLimiter,
 )
+from enrollpay.auth.service import authenticate
 from enrollpay.config import Settings
-from enrollpay.errors import BadRequest
+from enrollpay.errors import BadRequest, InvalidCredentials
 from enrollpay.kit.clock import utcnow
 from enrollpay.notifications.service import queue_email
 from enrollpay.users import repository
@@ -41,6 +43,12 @@ class InvalidToken(BadRequest):
     code = "invalid_token"
     message = "This link is invalid, has expired or was already used."
     hint = "Ask for a new link: a password-reset link works once, for 30 minutes."
+
+
+class WrongCurrentPassword(BadRequest):
+    # 400, not login's 401: the caller is signed in, only the password they typed is wrong.
+    code = InvalidCredentials.code
+    message = "Your current password is incorrect."
 
 
 class VerificationRequest(StrEnum):
@@ -121,6 +129,29 @@ async def reset_password(
     # Whoever locked the account out with wrong guesses should not lock its owner out now.
     await limiter.clear(LOGIN_FAILURES_PER_ACCOUNT, "login-account", user.email)
     return user
+
+
+# ---- password change --------------------------------------------------------------------------
+
+
+async def change_password(
+    session: AsyncSession,
+    limiter: RateLimiter,
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
+    client_ip: str,
+) -> None:
+    """Set a new password once the current one checks out. The check is login's own, throttle
+    included, so a borrowed session cannot guess the password faster than the login form."""
+    try:
+        await authenticate(
+            session, limiter, email=user.email, password=current_password, client_ip=client_ip
+        )
+    except InvalidCredentials:
+        raise WrongCurrentPassword() from None
+    user.password_hash = hash_password(new_password)
 
 
 # ---- email verification ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ from enrollpay.auth.dependencies import CurrentUser
 from enrollpay.auth.schemas import (
     AccountActionOut,
     LoginRequest,
+    PasswordChange,
     PasswordResetConfirm,
     PasswordResetRequest,
     SignupRequest,
@@ -128,6 +129,29 @@ async def confirm_password_reset(
     return AccountActionOut(
         status="password_changed", message="Your password is changed. Sign in with the new one."
     )
+
+
+@router.post(
+    "/auth/password",
+    response_model=AccountActionOut,
+    summary="Change the signed-in user's password (the current one is checked like a login)",
+    responses={
+        400: documented("invalid_credentials: the current password is wrong"),
+        429: documented("too_many_requests: too many wrong passwords; see Retry-After"),
+    },
+)
+async def change_password(
+    body: PasswordChange, user: CurrentUser, request: Request, session: SessionDep
+) -> AccountActionOut:
+    await account.change_password(
+        session,
+        request.app.state.rate_limiter,
+        user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        client_ip=_client_ip(request),
+    )
+    return AccountActionOut(status="password_changed", message="Your password is changed.")
 
 
 @router.post(

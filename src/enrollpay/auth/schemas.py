@@ -77,6 +77,11 @@ class VerifyEmailConfirm(StrictBody):
     token: AccountToken
 
 
+class PasswordChange(StrictBody):
+    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    new_password: Password
+
+
 class AccountActionOut(BaseModel):
     """What a password-reset or verification call did."""
 

@@ -27,6 +27,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from enrollpay.config import Settings
+from enrollpay.courses.models import Course
 from enrollpay.db.engine import Database
 from enrollpay.enrollments import repository as enrollments_repository
 from enrollpay.enrollments.models import Enrollment, EnrollmentStatus
@@ -88,6 +89,16 @@ def automatic_refund_key(razorpay_payment_id: str) -> str:
 # ---- phase 1: requests ------------------------------------------------------------------------
 
 
+def learner_refund_deadline(enrollment: Enrollment, course: Course) -> datetime | None:
+    """Until when the learner may ask for a full refund: the course's refund window, counted
+    from enrollment, of a paid enrollment they are enrolled in. None: never (not enrolled, or
+    nothing was paid — a free course or an admin's grant)."""
+    if enrollment.status != EnrollmentStatus.enrolled or enrollment.enrolled_by is None:
+        return None
+    assert enrollment.enrolled_at is not None
+    return enrollment.enrolled_at + timedelta(days=course.refund_window_days)
+
+
 async def request_learner_refund(
     session: AsyncSession, *, user: User, enrollment_id: str, reason: str, now: datetime
 ) -> Refund:
@@ -101,15 +112,15 @@ async def request_learner_refund(
             f"{enrollment.status}.",
             hint="A pending or failed enrollment has not been paid: cancel it instead.",
         )
-    if enrollment.enrolled_by is None:
+    courses = await enrollments_repository.courses_by_id(session, {enrollment.course_id})
+    course = courses[enrollment.course_id]
+    window_end = learner_refund_deadline(enrollment, course)
+    if window_end is None:
         raise RefundNotAllowed(
             "Nothing was paid for this enrollment, so there is nothing to refund."
         )
-    course = await enrollments_repository.courses_by_id(session, {enrollment.course_id})
-    window_days = course[enrollment.course_id].refund_window_days
-    assert enrollment.enrolled_at is not None
-    window_end = enrollment.enrolled_at + timedelta(days=window_days)
     if now > window_end:
+        window_days = course.refund_window_days
         raise RefundNotAllowed(
             f"The refund window of {window_days} days for this course has passed.",
             hint="Contact support if you believe you are still owed a refund.",
