@@ -33,6 +33,7 @@ from enrollpay.web.catalog import router as catalog_pages_router
 from enrollpay.web.checkout_page import router as checkout_page_router
 from enrollpay.web.learner import router as learner_pages_router
 from enrollpay.web.paypage import router as paypage_router
+from enrollpay.web.pwa import router as pwa_router
 from enrollpay.web.session_pages import router as session_pages_router
 from enrollpay.web.templating import STATIC_PATH, static_files
 from enrollpay.webhooks.endpoints import router as webhooks_router
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog_pages_router)
     app.include_router(checkout_page_router)
     app.include_router(learner_pages_router)
+    app.include_router(pwa_router)
     app.mount(STATIC_PATH, static_files(), name="static")
     _mount_sandbox(app, settings)
 

@@ -176,4 +176,6 @@ async def logout_submit(request: Request) -> Response:
             raise Forbidden("This request is missing a valid CSRF token.")
     response = RedirectResponse("/", status_code=303)
     end_session(settings, response)
+    # The service worker's cached pages show this learner's view; the queue holds their clicks.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response

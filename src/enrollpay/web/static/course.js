@@ -12,11 +12,6 @@
 
   function say(text) { if (status) { status.textContent = text; } }
 
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrf=([^;]*)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
   function errorMessage(body, fallback) {
     return body && body.error && body.error.message ? body.error.message : fallback;
   }
@@ -57,32 +52,33 @@
 
   if (enrollButton) {
     enrollButton.addEventListener("click", function () {
+      // site.js defines window.enrollpay but runs after this file (deferred scripts run in
+      // document order, and base.html puts it last), so it is looked up at click time.
+      var shared = window.enrollpay;
+      var enrollment = shared.enrollmentFor(config.course_id, appliedCoupon);
+
+      // Offline, or no answer: kept and sent by site.js when the browser is back online.
+      function queue() {
+        enrollButton.disabled = false;
+        say(shared.queueEnrollment(enrollment) ? shared.OFFLINE_MESSAGE
+          : "Could not reach the server. Check your connection and try again.");
+      }
+
+      if (!navigator.onLine) {
+        queue();
+        return;
+      }
       enrollButton.disabled = true;
       say("Starting your enrollment…");
-      var body = { course_id: config.course_id };
-      if (appliedCoupon) { body.coupon_code = appliedCoupon; }
-      fetch(config.initialize_url, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-        body: JSON.stringify(body)
-      })
-        .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
-        .then(function (res) {
-          if (!res.ok) {
-            enrollButton.disabled = false;
-            say(errorMessage(res.body, "Could not start the enrollment."));
-            return;
-          }
-          // The checkout page opens Razorpay Checkout (start=1), or shows the enrollment.
-          var checkoutUrl = "/checkout/" + encodeURIComponent(res.body.enrollment_id);
-          say(res.body.payment_session ? "Opening the payment window…" : "You're enrolled!");
-          window.location.assign(checkoutUrl + (res.body.payment_session ? "?start=1" : ""));
-        })
-        .catch(function () {
+      shared.sendEnrollment(enrollment).then(function (res) {
+        if (!res.ok) {
           enrollButton.disabled = false;
-          say("Could not reach the server. Check your connection and try again.");
-        });
+          say(errorMessage(res.body, "Could not start the enrollment."));
+          return;
+        }
+        say(res.body.payment_session ? "Opening the payment window…" : "You're enrolled!");
+        window.location.assign(shared.checkoutUrl(res.body));
+      }, queue);
     });
   }
 })();
