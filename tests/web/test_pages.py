@@ -9,6 +9,7 @@ import pytest
 
 from enrollpay.demo import DEMO_COUPON_CODE, DEMO_LEARNER
 from enrollpay.kit.clock import utcnow
+from enrollpay.web.templating import static_url
 from tests.conftest import TEST_PASSWORD
 from tests.courses.factories import add_enrollment, create_course
 
@@ -119,3 +120,14 @@ async def test_unknown_course_is_a_404_page(client):
     response = await client.get("/courses/crs_nope")
     assert response.status_code == 404
     assert "Course not found" in response.text
+
+
+async def test_versioned_static_files_are_cached_for_a_year(client):
+    versioned = await client.get(static_url("course.js"))
+    assert versioned.status_code == 200
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    # Without this release's version the file may change under the same URL: revalidated.
+    for url in ("/static/course.js", "/static/course.js?v=0.0.0-old"):
+        response = await client.get(url)
+        assert response.status_code == 200
+        assert "immutable" not in response.headers.get("cache-control", "")

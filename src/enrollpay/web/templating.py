@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
+from starlette.responses import Response
 from starlette.templating import Jinja2Templates
+from starlette.types import Scope
 
 from enrollpay import __version__
 from enrollpay.kit.money import format_money, to_minor
@@ -29,8 +32,20 @@ def format_major_money(amount: float, currency: str = "INR") -> str:
     return format_money(to_minor(Decimal(str(amount)), currency), currency)
 
 
+class VersionedStaticFiles(StaticFiles):
+    """Files asked for by `static_url` (this release's `?v=`) never change: browsers keep them
+    a year without asking again, which saves a round trip per file on a phone's network."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if response.status_code == 200 and query.get("v") == [__version__]:
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
 def static_files() -> StaticFiles:
-    return StaticFiles(directory=STATIC_DIR)
+    return VersionedStaticFiles(directory=STATIC_DIR)
 
 
 _environment = Environment(
