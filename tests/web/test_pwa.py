@@ -11,7 +11,8 @@ import struct
 import pytest
 
 from enrollpay import __version__
-from enrollpay.web import pwa
+from enrollpay.web import pwa, templating
+from enrollpay.web.templating import build_id
 from tests.conftest import TEST_PASSWORD
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -30,7 +31,7 @@ async def test_pages_link_the_manifest_icons_and_site_script(client):
     assert '<meta name="theme-color" content="#0b57d0">' in html
     for url in re.findall(r'(?:href|src)="(/static/[^"]+)"', html):
         assert (await client.get(url)).status_code == 200, url
-    assert f'src="/static/site.js?v={__version__}"' in html
+    assert f'src="/static/site.js?v={build_id()}"' in html
 
 
 async def test_manifest_describes_a_standalone_app_with_icons_that_exist(client):
@@ -65,7 +66,7 @@ async def test_service_worker_is_served_from_the_root_and_revalidated(client):
     assert response.headers["content-type"].startswith("application/javascript")
     assert response.headers["cache-control"] == "no-cache"
     script = response.text
-    build = pwa.build_id()
+    build = build_id()
     assert build.startswith(__version__ + "-")
     assert f'"enrollpay-static-{build}"' in script and f'"enrollpay-pages-{build}"' in script
 
@@ -74,9 +75,7 @@ async def test_service_worker_is_served_from_the_root_and_revalidated(client):
     assert match is not None
     precache = json.loads(match.group(1))
     assert "/offline" in precache
-    assert {f"/static/{name}?v={__version__}" for name in pwa.PRECACHED_STATIC_FILES} <= set(
-        precache
-    )
+    assert {f"/static/{name}?v={build}" for name in pwa.PRECACHED_STATIC_FILES} <= set(precache)
     for url in precache:
         assert (await client.get(url)).status_code == 200, url
 
@@ -87,9 +86,9 @@ def test_build_id_changes_with_any_static_file_or_template(tmp_path, monkeypatch
     templates.mkdir()
     (static / "site.js").write_text("one")
     (templates / "base.html").write_text("<html>")
-    monkeypatch.setattr(pwa, "STATIC_DIR", static)
-    monkeypatch.setattr(pwa, "TEMPLATES_DIR", templates)
-    compute = pwa.build_id.__wrapped__
+    monkeypatch.setattr(templating, "STATIC_DIR", static)
+    monkeypatch.setattr(templating, "TEMPLATES_DIR", templates)
+    compute = templating.build_id.__wrapped__
 
     first = compute()
     assert compute() == first

@@ -3,7 +3,7 @@
 Both render the same views as the JSON API (`courses.service.course_views`), so the prices,
 seats and reasons here are exactly what the API and initialize would say. The course page's
 coupon field re-quotes through the quote API, and its Enroll button calls initialize with the
-session cookie and X-CSRF-Token (static/course.js)."""
+session cookie and X-CSRF-Token (static/course.js, through site.js's offline queue)."""
 
 from __future__ import annotations
 
@@ -62,11 +62,7 @@ async def course_page(course_id: str, request: Request, session: SessionDep) -> 
         session, request.app.state.settings, [course], user.id if user else None, now=utcnow()
     )
     reason = REASONS.get(view.can_enroll_reason or "", view.can_enroll_reason)
-    config = {
-        "course_id": view.id,
-        "quote_url": f"/api/v1/courses/{view.id}/quote",
-        "initialize_url": "/api/v1/enrollments/initialize",
-    }
+    config = {"course_id": view.id, "quote_url": f"/api/v1/courses/{view.id}/quote"}
     return render(
         request,
         "site/course.html",

@@ -2,22 +2,19 @@
 it shows offline.
 
 The service worker (templates/pwa/sw.js) is served from the root, `/sw.js`, because a worker
-only controls pages under its own path. Its cache names carry `build_id()`: a new release, or any
-changed static file or template, makes a new worker that starts from fresh caches and deletes
-the old ones (the static files' `?v=` only changes with the release)."""
+only controls pages under its own path. Its cache names carry `build_id()`, as the static files'
+`?v=` does: a new release, or any changed static file or template, makes a new worker that
+starts from fresh caches and deletes the old ones."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from enrollpay import __version__
 from enrollpay.web.site import render
-from enrollpay.web.templating import STATIC_DIR, TEMPLATES_DIR, static_url, templates
+from enrollpay.web.templating import build_id, static_url, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,16 +31,6 @@ PRECACHED_STATIC_FILES = (
 )
 # Browsers fetch these again on every check for a new worker or manifest.
 REVALIDATE_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-
-
-@functools.cache
-def build_id() -> str:
-    digest = hashlib.sha256()
-    for directory in (STATIC_DIR, TEMPLATES_DIR):
-        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-            digest.update(path.relative_to(directory).as_posix().encode())
-            digest.update(path.read_bytes())
-    return f"{__version__}-{digest.hexdigest()[:12]}"
 
 
 def pages_cache_name() -> str:

@@ -8,8 +8,9 @@
  *   enrolled  the success state with the course's access link
  *   closed    the enrollment can no longer be paid (the server's page explains)
  *
- * Everything the page decides comes from the API (the cookie plus X-CSRF-Token on writes), so
- * it ends the same whether the browser's verify or Razorpay's webhook arrives first.
+ * Everything the page decides comes from the API (site.js's enrollpay.api: the cookie plus
+ * X-CSRF-Token on writes), so it ends the same whether the browser's verify or Razorpay's
+ * webhook arrives first.
  */
 (function () {
   "use strict";
@@ -19,6 +20,8 @@
   var PANELS = ["pay", "progress", "retry", "enrolled", "closed"];
   var STEPS = ["paid", "verified", "enrolled"];
 
+  var shared = window.enrollpay;
+  var api = shared.api;
   var config = JSON.parse(document.getElementById("checkout-config").textContent);
   var status = document.getElementById("checkout-status");
   var payButton = document.getElementById("pay-button");
@@ -28,42 +31,10 @@
 
   function byId(id) { return document.getElementById(id); }
 
-  function say(message) {
-    // Cleared first so that the same message repeated is announced again.
-    status.textContent = "";
-    window.setTimeout(function () { status.textContent = message; }, 50);
-  }
+  function say(message) { shared.announce(status, message); }
 
   function show(panel) {
     PANELS.forEach(function (name) { byId("panel-" + name).hidden = name !== panel; });
-  }
-
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrf=([^;]*)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  function api(method, url, body) {
-    var headers = { Accept: "application/json" };
-    if (method !== "GET") {
-      headers["Content-Type"] = "application/json";
-      headers["X-CSRF-Token"] = csrfToken();
-    }
-    return fetch(url, {
-      method: method,
-      credentials: "same-origin",
-      cache: "no-store",
-      headers: headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (json) {
-        return { ok: response.ok, status: response.status, body: json };
-      });
-    });
-  }
-
-  function errorMessage(res, fallback) {
-    return res.body && res.body.error && res.body.error.message ? res.body.error.message : fallback;
   }
 
   function useSession(next) {
@@ -246,7 +217,7 @@
       })
       .catch(function (res) {
         retryButton.disabled = false;
-        say(errorMessage(res || {}, "Could not reach the server. Check your connection and try again."));
+        say(shared.errorMessage(res, shared.NO_CONNECTION));
       });
   }
 

@@ -1,7 +1,8 @@
-// The course page: re-quote with a coupon (quote API) and enroll (initialize API) with the
-// session cookie plus the csrf cookie's value as X-CSRF-Token.
+// The course page: re-quote with a coupon (quote API) and enroll (initialize API, through
+// site.js's queue so that a click made offline is sent once back online).
 (function () {
   "use strict";
+  var shared = window.enrollpay;
   var config = JSON.parse(document.getElementById("course-config").textContent);
   var status = document.getElementById("enroll-status");
   var couponForm = document.getElementById("coupon-form");
@@ -10,11 +11,7 @@
   var money = new Intl.NumberFormat("en-IN", { style: "currency", currency: "INR" });
   var appliedCoupon = null;
 
-  function say(text) { if (status) { status.textContent = text; } }
-
-  function errorMessage(body, fallback) {
-    return body && body.error && body.error.message ? body.error.message : fallback;
-  }
+  function say(text) { if (status) { shared.announce(status, text); } }
 
   function show(quote) {
     var summary = document.getElementById("price-summary");
@@ -32,12 +29,11 @@
       event.preventDefault();
       var code = couponInput.value.trim();
       var url = config.quote_url + (code ? "?coupon_code=" + encodeURIComponent(code) : "");
-      fetch(url, { headers: { Accept: "application/json" } })
-        .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
+      shared.api("GET", url)
         .then(function (res) {
           if (!res.ok) {
             couponInput.setAttribute("aria-invalid", "true");
-            say(errorMessage(res.body, "This coupon cannot be applied."));
+            say(shared.errorMessage(res, "This coupon cannot be applied."));
             return;
           }
           couponInput.removeAttribute("aria-invalid");
@@ -52,16 +48,12 @@
 
   if (enrollButton) {
     enrollButton.addEventListener("click", function () {
-      // site.js defines window.enrollpay but runs after this file (deferred scripts run in
-      // document order, and base.html puts it last), so it is looked up at click time.
-      var shared = window.enrollpay;
       var enrollment = shared.enrollmentFor(config.course_id, appliedCoupon);
 
       // Offline, or no answer: kept and sent by site.js when the browser is back online.
       function queue() {
         enrollButton.disabled = false;
-        say(shared.queueEnrollment(enrollment) ? shared.OFFLINE_MESSAGE
-          : "Could not reach the server. Check your connection and try again.");
+        say(shared.queueEnrollment(enrollment) ? shared.OFFLINE_MESSAGE : shared.NO_CONNECTION);
       }
 
       if (!navigator.onLine) {
@@ -73,7 +65,7 @@
       shared.sendEnrollment(enrollment).then(function (res) {
         if (!res.ok) {
           enrollButton.disabled = false;
-          say(errorMessage(res.body, "Could not start the enrollment."));
+          say(shared.errorMessage(res, "Could not start the enrollment."));
           return;
         }
         say(res.body.payment_session ? "Opening the payment window…" : "You're enrolled!");

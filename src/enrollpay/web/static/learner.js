@@ -1,48 +1,11 @@
-// My courses and Account: their buttons call the JSON API with the session cookie plus the csrf
-// cookie's value as X-CSRF-Token. Results are announced in a role=status region; errors show
+// My courses and Account: their buttons call the JSON API through site.js's enrollpay.api (the
+// session cookie plus X-CSRF-Token). Results are announced in a role=status region; errors show
 // the API's message in a role=alert one.
 (function () {
   "use strict";
 
-  var OFFLINE = "Could not reach the server. Check your connection and try again.";
-
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrf=([^;]*)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  function errorMessage(body, fallback) {
-    var error = (body && body.error) || {};
-    var fields = (error.details && error.details.fields) || [];
-    if (fields.length) {
-      return fields.map(function (field) { return field.message; }).join(" ");
-    }
-    return error.message || fallback;
-  }
-
-  function postJson(url, body) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      cache: "no-store",
-      headers: {
-        "Content-Type": "application/json",
-        Accept: "application/json",
-        "X-CSRF-Token": csrfToken()
-      },
-      body: JSON.stringify(body || {})
-    }).then(function (response) {
-      return response.json()
-        .catch(function () { return null; })
-        .then(function (json) { return { ok: response.ok, body: json }; });
-    });
-  }
-
-  // Cleared first, so the same words twice are announced twice.
-  function announce(region, text) {
-    region.textContent = "";
-    window.setTimeout(function () { region.textContent = text; }, 50);
-  }
+  var shared = window.enrollpay;
+  var announce = shared.announce;
 
   // ---- My courses ------------------------------------------------------------------------------
 
@@ -116,18 +79,18 @@
     }
     setBusy(true);
     errorSlot.textContent = "";
-    postJson(button.getAttribute("data-url"), action.body(panel))
+    shared.api("POST", button.getAttribute("data-url"), action.body(panel))
       .then(function (result) {
         if (!result.ok) {
           setBusy(false);
-          errorSlot.textContent = errorMessage(result.body, action.failed);
+          errorSlot.textContent = shared.errorMessage(result, action.failed);
           return;
         }
         return refreshList(card.id, action.done);
       })
       .catch(function () {
         setBusy(false);
-        errorSlot.textContent = OFFLINE;
+        errorSlot.textContent = shared.NO_CONNECTION;
       });
   }
 
@@ -157,18 +120,18 @@
     verifyButton.addEventListener("click", function () {
       verifyButton.disabled = true;
       verifyError.textContent = "";
-      postJson(verifyButton.getAttribute("data-url"))
+      shared.api("POST", verifyButton.getAttribute("data-url"))
         .then(function (result) {
           verifyButton.disabled = false;
           if (!result.ok) {
-            verifyError.textContent = errorMessage(result.body, "Could not send the email.");
+            verifyError.textContent = shared.errorMessage(result, "Could not send the email.");
             return;
           }
           announce(accountStatus, result.body.message);
         })
         .catch(function () {
           verifyButton.disabled = false;
-          verifyError.textContent = OFFLINE;
+          verifyError.textContent = shared.NO_CONNECTION;
         });
     });
   }
@@ -208,7 +171,7 @@
       }
       showProblem(null, "");
       passwordButton.disabled = true;
-      postJson(passwordForm.getAttribute("data-url"), {
+      shared.api("POST", passwordForm.getAttribute("data-url"), {
         current_password: current.value,
         new_password: fresh.value
       })
@@ -217,7 +180,7 @@
           if (!result.ok) {
             var code = result.body && result.body.error && result.body.error.code;
             var culprit = { invalid_credentials: current, validation_error: fresh }[code] || null;
-            showProblem(culprit, errorMessage(result.body, "Could not change the password."));
+            showProblem(culprit, shared.errorMessage(result, "Could not change the password."));
             return;
           }
           passwordForm.reset();
@@ -225,7 +188,7 @@
         })
         .catch(function () {
           passwordButton.disabled = false;
-          showProblem(null, OFFLINE);
+          showProblem(null, shared.NO_CONNECTION);
         });
     });
   }

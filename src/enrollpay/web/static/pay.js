@@ -15,11 +15,7 @@
   var status = document.getElementById("pay-status");
 
   function say(message) {
-    // Clear first so a repeated message is announced again by the aria-live region.
-    status.textContent = "";
-    window.setTimeout(function () {
-      status.textContent = message;
-    }, 50);
+    window.enrollpay.announce(status, message);
   }
 
   function checkout() {

@@ -1,5 +1,7 @@
-// Every page (base.html): registers the service worker, and sends an enrollment started while
-// offline once the browser is back online. window.enrollpay holds what course.js shares.
+// Every page (base.html, before the page's own scripts): registers the service worker, sends an
+// enrollment started while offline once the browser is back online, and holds on
+// window.enrollpay what the page scripts share: calling the JSON API with the session cookie
+// and X-CSRF-Token, error messages, announcements and the enroll queue.
 (function () {
   "use strict";
   var QUEUE_KEY = "enrollpay.queued-enrollment";
@@ -10,9 +12,50 @@
   var OFFLINE_MESSAGE = "You're offline. Your enrollment will start as soon as you're back online.";
   var DEFAULT_RETRY_SECONDS = 10;
 
+  var NO_CONNECTION = "Could not reach the server. Check your connection and try again.";
+
   function csrfToken() {
     var match = document.cookie.match(/(?:^|;\s*)csrf=([^;]*)/);
     return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  // Resolves with {ok, status, body (parsed JSON or null), headers} for any answer; rejects
+  // only when no answer came (offline). Writes carry the CSRF token the session requires.
+  function api(method, url, body, headers) {
+    var sent = { Accept: "application/json" };
+    if (method !== "GET") {
+      sent["Content-Type"] = "application/json";
+      sent["X-CSRF-Token"] = csrfToken();
+    }
+    Object.keys(headers || {}).forEach(function (name) { sent[name] = headers[name]; });
+    return fetch(url, {
+      method: method,
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: sent,
+      body: method === "GET" ? undefined : JSON.stringify(body || {})
+    }).then(function (response) {
+      // A body that is not JSON (a proxy's error page) is still an answer.
+      return response.json().catch(function () { return null; }).then(function (json) {
+        return { ok: response.ok, status: response.status, body: json, headers: response.headers };
+      });
+    });
+  }
+
+  // The API's words for a failed answer: its field problems, else its message.
+  function errorMessage(answer, fallback) {
+    var error = (answer && answer.body && answer.body.error) || {};
+    var fields = (error.details && error.details.fields) || [];
+    if (fields.length) {
+      return fields.map(function (field) { return field.message; }).join(" ");
+    }
+    return error.message || fallback;
+  }
+
+  // Cleared first, so the same words twice are announced twice by an aria-live region.
+  function announce(region, text) {
+    region.textContent = "";
+    window.setTimeout(function () { region.textContent = text; }, 50);
   }
 
   function newIdempotencyKey() {
@@ -72,24 +115,12 @@
   function sendEnrollment(enrollment) {
     var body = { course_id: enrollment.course_id };
     if (enrollment.coupon_code) { body.coupon_code = enrollment.coupon_code; }
-    return fetch(INITIALIZE_URL, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {
-        "Content-Type": "application/json",
-        "X-CSRF-Token": csrfToken(),
-        "Idempotency-Key": enrollment.idempotency_key
-      },
-      body: JSON.stringify(body)
-    }).then(function (response) {
-      // A body that is not JSON (a proxy's error page) is still an answer.
-      return response.json().catch(function () { return null; }).then(function (json) {
-        var answer = { ok: response.ok, status: response.status, body: json,
-          retryAfter: Number(response.headers.get("Retry-After")) || DEFAULT_RETRY_SECONDS };
+    return api("POST", INITIALIZE_URL, body, { "Idempotency-Key": enrollment.idempotency_key })
+      .then(function (answer) {
+        answer.retryAfter = Number(answer.headers.get("Retry-After")) || DEFAULT_RETRY_SECONDS;
         if (!retryLater(answer)) { forgetQueued(enrollment); }
         return answer;
       });
-    });
   }
 
   // The checkout page opens Razorpay Checkout (start=1), or shows the enrollment.
@@ -127,8 +158,7 @@
       } else if (retryLater(answer)) {
         window.setTimeout(sendQueuedEnrollment, answer.retryAfter * 1000);
       } else {
-        var error = answer.body && answer.body.error;
-        notify(error && error.message ? error.message : "Could not start your enrollment.");
+        notify(errorMessage(answer, "Could not start your enrollment."));
       }
     }, function () {
       sending = false;
@@ -165,6 +195,10 @@
   }
 
   window.enrollpay = {
+    NO_CONNECTION: NO_CONNECTION,
+    api: api,
+    errorMessage: errorMessage,
+    announce: announce,
     OFFLINE_MESSAGE: OFFLINE_MESSAGE,
     enrollmentFor: enrollmentFor,
     queueEnrollment: queueEnrollment,
