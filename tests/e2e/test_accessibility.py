@@ -57,6 +57,7 @@ def test_main_pages_pass_axe_on_a_phone(mobile_page: Page, live_server: LiveServ
         (f"/courses/{paid['id']}", "course"),
         ("/login", "login"),
         ("/signup", "signup"),
+        ("/forgot-password", "forgot-password"),
     ):
         page.goto(path)
         check_page(page, tmp_path, name)

@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from enrollpay.enrollments.models import Enrollment, EnrollmentStatus
+from enrollpay.notifications.models import EmailMessage
 from enrollpay.users.models import User
 from tests.conftest import TEST_PASSWORD, assert_error
 from tests.courses.factories import add_enrollment, create_course
@@ -207,3 +209,47 @@ async def test_logout_needs_csrf_and_clears_the_cookies(client, learner):
     assert all("max-age=0" in h.lower() for h in cleared.values())
     assert "enrollpay_session" not in client.cookies
     assert_error(await client.get("/api/v1/me"), 401, "unauthenticated")
+
+
+async def reset_emails(db) -> list[EmailMessage]:
+    async with db.transaction() as session:
+        query = select(EmailMessage).where(EmailMessage.kind == "password_reset")
+        return list((await session.execute(query)).scalars())
+
+
+async def test_forgot_password_emails_a_link_and_tells_nobody_whether_the_account_exists(
+    client, db, learner
+):
+    page = await client.get("/login")
+    assert 'href="/forgot-password?next=/">Forgot your password?</a>' in page.text
+    form = await client.get("/forgot-password")
+    assert form.status_code == 200 and 'action="/forgot-password"' in form.text
+
+    known = await client.post("/forgot-password", data={"email": "WEB@example.com"})
+    unknown = await client.post("/forgot-password", data={"email": "nobody@example.com"})
+    for response in (known, unknown):
+        assert response.status_code == 200
+        assert "Check your email" in response.text
+        assert "set-cookie" not in response.headers
+    [email] = await reset_emails(db)
+    assert email.to_address == "web@example.com"
+    assert "/reset-password?token=" in email.text_body
+
+    invalid = await client.post("/forgot-password", data={"email": "not an address"})
+    assert invalid.status_code == 422
+    assert "Enter the email address you signed up with." in invalid.text
+    assert 'value="not an address"' in invalid.text
+
+
+async def test_forgot_password_keeps_the_api_limits_and_refuses_other_origins(client, learner):
+    statuses = [
+        (await client.post("/forgot-password", data={"email": "web@example.com"})).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [200] * 5 + [429]  # five emails an hour per address, as the API
+    other_origin = await client.post(
+        "/forgot-password",
+        data={"email": "web@example.com"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert other_origin.status_code == 403

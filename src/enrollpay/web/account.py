@@ -56,7 +56,7 @@ async def reset_password_page(
             400,
             "This link is invalid or has expired",
             "A password-reset link works once, for 30 minutes.",
-            "Ask for a new one from the sign-in page.",
+            'Ask for a new one: "Forgot your password?" on the log-in page.',
         )
     config = {
         "token": token,

@@ -1,4 +1,4 @@
-"""Sign-in, sign-up and sign-out pages of the web UI (SPEC §5).
+"""Sign-in, sign-up, forgotten-password and sign-out pages of the web UI (SPEC §5).
 
 The forms post here as plain HTML forms (no JS needed); success sets the session cookies
 (auth/session.py) and redirects to `next`. Sign-in calls the same `authenticate` as
@@ -17,7 +17,12 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from enrollpay.auth import account, service
-from enrollpay.auth.schemas import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, SignupRequest
+from enrollpay.auth.schemas import (
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    PasswordResetRequest,
+    SignupRequest,
+)
 from enrollpay.auth.session import SESSION_COOKIE, csrf_ok, end_session, start_session
 from enrollpay.db.session import SessionDep
 from enrollpay.errors import AppError, Forbidden
@@ -155,6 +160,51 @@ async def signup_submit(request: Request, session: SessionDep) -> Response:
         await session.rollback()
         return again(error.message, status=error.status_code)
     return _signed_in(request, user.id, next_path)
+
+
+@router.get("/forgot-password")
+async def forgot_password_page(request: Request, next: str | None = None) -> Response:
+    return _form_page(request, "site/forgot_password.html", next_path=safe_next(next))
+
+
+@router.post("/forgot-password")
+async def forgot_password_submit(request: Request, session: SessionDep) -> Response:
+    """Emails a reset link like `POST /api/v1/auth/password-reset`: the same answer whether
+    the account exists, and its rate limits."""
+    _check_origin(request)
+    form = await _form(request)
+    next_path = safe_next(form.get("next"))
+    email = form.get("email", "").strip()
+    try:
+        address = PasswordResetRequest(email=email).email
+        await account.request_password_reset(
+            session,
+            request.app.state.settings,
+            request.app.state.rate_limiter,
+            email=str(address),
+            client_ip=_client_ip(request),
+        )
+    except ValidationError:
+        return _form_page(
+            request,
+            "site/forgot_password.html",
+            next_path=next_path,
+            values={"email": email},
+            error="Enter the email address you signed up with.",
+            status_code=422,
+        )
+    except AppError as error:
+        return _form_page(
+            request,
+            "site/forgot_password.html",
+            next_path=next_path,
+            values={"email": email},
+            error=error.message,
+            status_code=error.status_code,
+            headers=error.headers,
+        )
+    context = {"next_query": quote(next_path, safe="/"), "email": email}
+    return render(request, "site/forgot_password_sent.html", context, user=None)
 
 
 @router.get("/logout")
