@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from enrollpay.db.base import Base, TimestampMixin
@@ -27,6 +27,11 @@ class User(TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False, default=Role.learner)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A learner a course platform created or signed in (SPEC §4.4): its id for them there.
+    platform_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("platforms.id"))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("platform_id", "external_id"),)
 
     @property
     def email_verified(self) -> bool:

@@ -26,6 +26,8 @@ async def create_user(
     full_name: str,
     phone: str | None = None,
     role: Role = Role.learner,
+    platform_id: str | None = None,
+    external_id: str | None = None,
 ) -> User:
     user = User(
         id=new_id("usr"),
@@ -34,6 +36,8 @@ async def create_user(
         full_name=full_name,
         phone=phone,
         role=role,
+        platform_id=platform_id,
+        external_id=external_id,
     )
     session.add(user)
     try:
