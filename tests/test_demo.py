@@ -70,6 +70,8 @@ async def test_seed_creates_the_demo_and_is_idempotent(client, db, settings) -> 
         )
         assert login.status_code == 200, login.text
         assert login.json()["user"]["role"] == account.role
+        if account is DEMO_LEARNER:  # prefilled in Checkout, which asks for one
+            assert login.json()["user"]["phone"] == "+919000090000"
     assert await demo_accounts_present(settings) == [DEMO_LEARNER, DEMO_ADMIN]
 
 

@@ -41,6 +41,8 @@ DEMO_LEARNER = DemoAccount(Role.learner.value, "learner@demo.enrollpay.dev", "de
 DEMO_ADMIN = DemoAccount(Role.admin.value, "admin@demo.enrollpay.dev", "demo-admin-pass")
 DEMO_ACCOUNTS = (DEMO_LEARNER, DEMO_ADMIN)
 DEMO_NAMES = {DEMO_LEARNER.email: "Demo Learner", DEMO_ADMIN.email: "Demo Admin"}
+# Checkout asks for a phone number; prefilled, paying in the demo takes one field less.
+DEMO_PHONES = {DEMO_LEARNER.email: "+919000090000"}
 
 DEMO_COUPON_CODE = "SAVE10"
 
@@ -145,6 +147,7 @@ async def _seed_accounts(session: AsyncSession, lines: list[str]) -> None:
             email=account.email,
             password=account.password,
             full_name=DEMO_NAMES[account.email],
+            phone=DEMO_PHONES.get(account.email),
             role=Role(account.role),
         )
         lines.append(f"{label}: created")
