@@ -22,6 +22,7 @@ from enrollpay.logging import configure_logging
 from enrollpay.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from enrollpay.notifications.endpoints import dev_mailbox_router
 from enrollpay.payments.gateway.factory import build_gateway
+from enrollpay.platform.sso_endpoints import router as sso_router
 from enrollpay.pricing.endpoints import admin_router as admin_coupons_router
 from enrollpay.pricing.endpoints import router as pricing_router
 from enrollpay.reconciliation.endpoints import admin_router as admin_reconciliation_router
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX, responses=COMMON_ERROR_RESPONSES)
     api.include_router(auth_router)
+    api.include_router(sso_router)
     api.include_router(courses_router)
     api.include_router(pricing_router)
     api.include_router(enrollments_router)

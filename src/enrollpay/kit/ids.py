@@ -14,7 +14,10 @@ _lock = threading.Lock()
 _last_ms = -1
 _last_random = 0
 
-PREFIXES = frozenset("usr crs cpn enr pmt att rfd evt job whk key msg dsp plt whe wdl".split())
+PREFIXES = frozenset(
+    {"usr", "crs", "cpn", "enr", "pmt", "att", "rfd", "evt", "job", "whk", "key", "msg", "dsp"}
+    | {"plt", "whe", "wdl"}  # platforms, outbound webhook endpoints and deliveries
+)
 
 
 def _encode(value: int, length: int) -> str:

@@ -39,10 +39,11 @@ async def create_user(
         platform_id=platform_id,
         external_id=external_id,
     )
-    session.add(user)
     try:
-        # The unique index decides under concurrency, not a check-then-insert.
+        # The unique index decides under concurrency, not a check-then-insert. Added inside
+        # the savepoint: begin_nested() flushes what is pending first, outside it.
         async with session.begin_nested():
+            session.add(user)
             await session.flush()
     except IntegrityError:
         raise EmailTaken() from None

@@ -1,7 +1,7 @@
 // enrollpay's service worker, rendered by web/pwa.py and served at /sw.js (scope "/").
 //
 // It keeps only what is safe to keep: the static files (cache-first; their URLs carry the
-// release) and the catalog and course pages (network-first, so they can be read offline).
+// build id) and the catalog and course pages (network-first, so they can be read offline).
 // Apart from the static files it handles only page loads (navigations), and stores no other page:
 // the API, /pay/ (its URL holds a payment token), checkout, the learner's own pages, sign-in and
 // the sandbox go to the network untouched; only when such a page load fails does the offline
