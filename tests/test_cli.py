@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
+import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -101,3 +105,67 @@ def test_serve_migrates_sqlite_and_answers(env, tmp_path: Path):
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the parent sees why it stopped.
     assert process.returncode in (0, -15), output
     assert f"enrollpay listening on http://127.0.0.1:{port}" in output
+
+
+def _authenticate(key: str):
+    """What the API does with a key, on the CLI's database."""
+    from enrollpay.config import load_settings
+    from enrollpay.db.engine import Database
+    from enrollpay.kit.clock import utcnow
+    from enrollpay.platform import keys
+
+    async def run():
+        db = Database(load_settings())
+        try:
+            async with db.transaction() as session:
+                return await keys.authenticate(session, key, now=utcnow())
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def test_create_api_key_prints_the_key_once_and_stores_only_its_digest(env, tmp_path: Path):
+    runner = CliRunner()
+    runner.invoke(main, ["migrate"])
+    created = runner.invoke(main, ["create-api-key", "--name", "LMS production"])
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip()  # alone on stdout, for KEY=$(enrollpay create-api-key …)
+    assert re.fullmatch(r"ep_live_[A-Za-z0-9_-]{43}", key)
+    assert "created platform default" in created.stderr
+    assert "cannot show it again" in created.stderr
+    assert _authenticate(key).platform.name == "default"
+
+    another = runner.invoke(main, ["create-api-key", "--name", "Staging", "--platform", "default"])
+    assert another.exit_code == 0, another.output
+    assert "created platform" not in another.stderr  # the existing one is reused
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        rows = conn.execute("SELECT prefix, secret_hash FROM api_keys ORDER BY id").fetchall()
+        platforms = conn.execute("SELECT name FROM platforms").fetchall()
+    assert rows[0] == (key[:12], hashlib.sha256(key.encode()).hexdigest())
+    assert len(rows) == 2 and platforms == [("default",)]
+
+    unnamed = runner.invoke(main, ["create-api-key", "--name", "  "])
+    assert unnamed.exit_code == 2
+
+
+def test_revoke_api_key_refuses_the_key_from_then_on(env):
+    from enrollpay.platform.keys import InvalidApiKey
+
+    runner = CliRunner()
+    runner.invoke(main, ["migrate"])
+    created = runner.invoke(main, ["create-api-key", "--name", "LMS", "--platform", "Acme LMS"])
+    key = created.stdout.strip()
+    [key_id] = re.findall(r"key_[0-9a-z]{26}", created.stderr)
+
+    revoked = runner.invoke(main, ["revoke-api-key", key_id])
+    assert revoked.exit_code == 0, revoked.output
+    assert f"API key {key_id} ({key[:12]}…, LMS) revoked since" in revoked.output
+    with pytest.raises(InvalidApiKey, match="revoked"):
+        _authenticate(key)
+    again = runner.invoke(main, ["revoke-api-key", key_id])
+    assert again.exit_code == 0 and again.output == revoked.output
+
+    unknown = runner.invoke(main, ["revoke-api-key", "key_nope"])
+    assert unknown.exit_code == 1
+    assert "key_nope: No API key with this id." in unknown.output

@@ -22,6 +22,9 @@ from enrollpay.logging import configure_logging
 from enrollpay.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from enrollpay.notifications.endpoints import dev_mailbox_router
 from enrollpay.payments.gateway.factory import build_gateway
+from enrollpay.platform.endpoints import admin_router as admin_platforms_router
+from enrollpay.platform.endpoints import router as platform_router
+from enrollpay.platform.outbound_endpoints import admin_router as admin_outbound_router
 from enrollpay.platform.sso_endpoints import router as sso_router
 from enrollpay.pricing.endpoints import admin_router as admin_coupons_router
 from enrollpay.pricing.endpoints import router as pricing_router
@@ -89,11 +92,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(enrollments_router)
     api.include_router(refunds_router)
     api.include_router(webhooks_router)
+    api.include_router(platform_router)
     admin = APIRouter(prefix="/admin", tags=["admin"])
     admin.include_router(admin_courses_router)
     admin.include_router(admin_coupons_router)
     admin.include_router(admin_refunds_router)
     admin.include_router(admin_reconciliation_router)
+    admin.include_router(admin_platforms_router)
+    admin.include_router(admin_outbound_router)
     api.include_router(admin)
     app.include_router(api)
     app.include_router(health_router)

@@ -131,6 +131,90 @@ def create_admin(settings: Settings, email: str, password: str, full_name: str) 
     click.echo(f"{'created' if created else 'promoted'} admin {stored_email} ({user_id})")
 
 
+@main.command("create-api-key")
+@click.option("--name", required=True, help="What the key is for, e.g. 'LMS production'.")
+@click.option(
+    "--platform",
+    "platform_name",
+    default="default",
+    show_default=True,
+    help="The course platform the key belongs to (created if missing).",
+)
+@_with_settings
+def create_api_key(settings: Settings, name: str, platform_name: str) -> None:
+    """Create an API key for a course platform. Only the key goes to stdout, so
+    KEY=$(enrollpay create-api-key --name …) keeps it; it is never shown again."""
+    from pydantic import ValidationError
+
+    from enrollpay.db.engine import Database
+    from enrollpay.platform import keys, service
+    from enrollpay.platform.models import Platform
+    from enrollpay.platform.schemas import ApiKeyCreate, PlatformCreate
+
+    try:
+        # The admin API's rules for both names.
+        name = ApiKeyCreate(name=name).name
+        platform_name = PlatformCreate(name=platform_name).name
+    except ValidationError as exc:
+        raise click.BadParameter(exc.errors()[0]["msg"]) from None
+
+    async def run() -> tuple[Platform, bool, keys.IssuedKey]:
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                platform, created = await service.platform_named(session, platform_name)
+                return platform, created, await keys.issue_key(session, platform, name=name)
+        finally:
+            await db.dispose()
+
+    platform, platform_created, issued = asyncio.run(run())
+    if platform_created:
+        click.echo(f"created platform {platform.name} ({platform.id})", err=True)
+    elif not platform.is_active:
+        click.echo(
+            f"warning: platform {platform.name} is deactivated: its keys are refused", err=True
+        )
+    click.echo(
+        f"created API key {issued.api_key.id} ({issued.api_key.name}) for platform {platform.name}",
+        err=True,
+    )
+    click.echo(issued.key)
+    click.echo(
+        "Store this key now: enrollpay keeps only a hash and cannot show it again.", err=True
+    )
+
+
+@main.command("revoke-api-key")
+@click.argument("key_id")
+@_with_settings
+def revoke_api_key(settings: Settings, key_id: str) -> None:
+    """Revoke an API key (key_…): calls with it are refused at once. Running it again is
+    harmless."""
+    from enrollpay.db.engine import Database
+    from enrollpay.errors import NotFound
+    from enrollpay.kit.clock import utcnow
+    from enrollpay.platform import keys
+    from enrollpay.platform.models import ApiKey
+
+    async def run() -> ApiKey:
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                return await keys.revoke_key(session, key_id, now=utcnow())
+        finally:
+            await db.dispose()
+
+    try:
+        api_key = asyncio.run(run())
+    except NotFound as exc:
+        raise click.ClickException(f"{key_id}: {exc.message}") from None
+    assert api_key.revoked_at is not None
+    click.echo(
+        f"API key {api_key.id} ({api_key.prefix}…, {api_key.name}) "
+        f"revoked since {api_key.revoked_at.isoformat(timespec='seconds')}"
+    )
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(1, 65535))

@@ -8,6 +8,7 @@ from enrollpay.jobs import models as _jobs  # noqa: F401
 from enrollpay.notifications import models as _notifications  # noqa: F401
 from enrollpay.payments import models as _payments  # noqa: F401
 from enrollpay.platform import models as _platform  # noqa: F401
+from enrollpay.platform import outbound_models as _outbound  # noqa: F401
 from enrollpay.pricing import models as _pricing  # noqa: F401
 from enrollpay.refunds import models as _refunds  # noqa: F401
 from enrollpay.sandbox import models as _sandbox  # noqa: F401

@@ -69,6 +69,8 @@ from enrollpay.payments.gateway.signatures import verify_payment_signature
 from enrollpay.payments.models import Payment
 from enrollpay.payments.service import apply_gateway_fact
 from enrollpay.payments.state import Capture, PaymentStatus
+from enrollpay.platform.outbound import record_enrollment_event
+from enrollpay.platform.outbound_models import EventType
 from enrollpay.pricing.calculate import PriceBreakdown
 from enrollpay.pricing.service import quote_course
 from enrollpay.users.models import User
@@ -338,6 +340,7 @@ async def _reserve(
         enrollment.current_payment_id = None
         await _flush_enrollment(session)
         await notify_enrolled(session, enrollment.id)
+        await record_enrollment_event(session, enrollment, EventType.enrollment_enrolled)
         return reserved(None, needs_order=False)
 
     enrollment.status = EnrollmentStatus.pending

@@ -13,6 +13,8 @@ from enrollpay.enrollments import repository
 from enrollpay.enrollments.models import UNPAID_STATUSES, EnrollmentStatus
 from enrollpay.payments import repository as payments_repository
 from enrollpay.payments.state import PaymentStatus
+from enrollpay.platform.outbound import record_enrollment_event
+from enrollpay.platform.outbound_models import EventType
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +39,7 @@ async def expire_due(db: Database, *, now: datetime, batch: int = EXPIRY_BATCH) 
                 if current.status == PaymentStatus.authorized:
                     continue  # money is on its way: the capture decides, not the clock
             enrollment.status = EnrollmentStatus.expired
+            await record_enrollment_event(session, enrollment, EventType.enrollment_expired)
             expired += 1
     if expired:
         log.info("enrollments.expired", count=expired)

@@ -31,6 +31,8 @@ from enrollpay.kit.pagination import Page
 from enrollpay.payments import repository as payments_repository
 from enrollpay.payments.models import Payment, PaymentAttempt
 from enrollpay.payments.state import PaymentStatus
+from enrollpay.platform.outbound import record_enrollment_event
+from enrollpay.platform.outbound_models import EventType
 from enrollpay.refunds import repository as refunds_repository
 from enrollpay.refunds.schemas import RefundOut
 
@@ -286,6 +288,7 @@ async def cancel(
     enrollment.status = EnrollmentStatus.cancelled
     enrollment.cancelled_at = now
     enrollment.cancel_reason = reason
+    await record_enrollment_event(session, enrollment, EventType.enrollment_cancelled)
     return await enrollment_view(session, enrollment)
 
 

@@ -29,6 +29,7 @@ from enrollpay.payments.state import (
     Transition,
     transition,
 )
+from enrollpay.platform.outbound import record_status_change
 
 NOT_OURS = "not_ours"
 
@@ -146,6 +147,7 @@ async def _apply_to_enrollment(
     elif new_status == EnrollmentStatus.pending:
         enrollment.failure_reason = None
     await notify_enrollment_status(session, enrollment)
+    await record_status_change(session, enrollment)
 
 
 async def _enqueue_follow_up(

@@ -26,6 +26,8 @@ from enrollpay.kit.ids import new_id
 from enrollpay.kit.pagination import Page, checked_cursor
 from enrollpay.payments import repository as payments_repository
 from enrollpay.payments.models import Payment
+from enrollpay.platform.outbound import record_enrollment_event
+from enrollpay.platform.outbound_models import EventType
 from enrollpay.refunds import repository
 from enrollpay.refunds.models import Dispute
 from enrollpay.refunds.schemas import DisputeOut
@@ -77,8 +79,8 @@ async def apply_dispute_event(session: AsyncSession, event: DisputeEvent) -> str
     else:
         outcome = f"{dispute.id}: unchanged ({dispute.status})"
 
-    if dispute.status == LOST and enrollment is not None:
-        _revoke(dispute, enrollment)
+    if dispute.status == LOST and enrollment is not None and _revoke(dispute, enrollment):
+        await record_enrollment_event(session, enrollment, EventType.enrollment_refunded)
     return outcome if enrollment is not None else f"{outcome} (not_ours)"
 
 
@@ -113,7 +115,8 @@ def _describe(dispute: Dispute, event: DisputeEvent, status: str, occurred_at: d
     return changed
 
 
-def _revoke(dispute: Dispute, enrollment: Enrollment) -> None:
+def _revoke(dispute: Dispute, enrollment: Enrollment) -> bool:
+    """Ends the access the lost payment bought; True if it did."""
     if enrollment.enrolled_by != dispute.razorpay_payment_id:
         note = "The disputed payment did not enroll anyone: no access to revoke."
     elif enrollment.status == EnrollmentStatus.enrolled:
@@ -124,10 +127,11 @@ def _revoke(dispute: Dispute, enrollment: Enrollment) -> None:
         )
         dispute.note = f"Access revoked: enrollment {enrollment.id} is now refunded."
         log.warning("disputes.access_revoked", dispute_id=dispute.id, enrollment_id=enrollment.id)
-        return
+        return True
     else:
         note = f"Enrollment {enrollment.id} was already {enrollment.status}: no access to revoke."
     dispute.note = dispute.note or note
+    return False
 
 
 async def dispute_page(

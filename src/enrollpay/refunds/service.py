@@ -46,6 +46,8 @@ from enrollpay.payments.gateway.errors import GatewayError
 from enrollpay.payments.gateway.protocol import PaymentGateway
 from enrollpay.payments.models import Payment, PaymentAttempt
 from enrollpay.payments.state import AutoRefundReason, PaymentStatus
+from enrollpay.platform.outbound import record_enrollment_event
+from enrollpay.platform.outbound_models import EventType
 from enrollpay.refunds import repository
 from enrollpay.refunds.models import Refund, RefundKind, RefundStatus
 from enrollpay.refunds.schemas import RefundOut, RefundResult
@@ -327,6 +329,7 @@ async def _write_refund(
         and enrollment.enrolled_by == attempt.razorpay_payment_id
     ):
         enrollment.status = EnrollmentStatus.refunded  # access ends now, not when money lands
+        await record_enrollment_event(session, enrollment, EventType.enrollment_refunded)
     return refund
 
 

@@ -1,0 +1,40 @@
+"""Course sync: the platform's course `external_id`, created or brought up to date through the
+catalog's own create and update rules, so a synced course is validated like an admin's."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from enrollpay.courses import repository as courses_repository
+from enrollpay.courses import service as courses_service
+from enrollpay.courses.models import Course
+from enrollpay.courses.schemas import CourseCreate, CoursePatch
+from enrollpay.errors import NotFound
+from enrollpay.platform.schemas import CourseSync
+
+
+async def get_course_or_404(session: AsyncSession, external_id: str) -> Course:
+    course = await courses_repository.get_by_external_id(session, external_id)
+    if course is None:
+        raise NotFound("No course with this external_id.")
+    return course
+
+
+async def sync_course(
+    session: AsyncSession, external_id: str, body: CourseSync
+) -> tuple[Course, bool]:
+    """The course, created or updated; True if created. Repeating a call changes nothing."""
+    sent = body.model_dump(exclude_unset=True)
+    course = await courses_repository.get_by_external_id(session, external_id)
+    if course is None:
+        try:
+            created = await courses_service.create_course(
+                session, CourseCreate(**sent, external_id=external_id)
+            )
+            return created, True
+        except courses_service.ExternalIdTaken:
+            # A concurrent call created it first: update that one instead.
+            course = await courses_repository.get_by_external_id(session, external_id)
+            if course is None:
+                raise
+    return await courses_service.update_course(session, course, CoursePatch(**sent)), False
