@@ -137,6 +137,25 @@ async def test_course_sync_creates_then_updates_by_external_id(client, key, admi
     assert_error(missing, 404, "not_found")
 
 
+async def test_a_platform_syncs_only_its_own_courses(client, key, admin_headers):
+    ours = await sync_course(client, key, "py-101")
+    assert ours.status_code == 201, ours.text
+    other_key = await platform_key(client, admin_headers, platform_name="Other LMS")
+
+    taken = await sync_course(client, other_key, "py-101", price=1)
+    assert_error(taken, 409, "external_id_taken")
+    hidden = await client.get(f"{API}/platform/courses/py-101", headers=key_headers(other_key))
+    assert_error(hidden, 404, "not_found")
+    unchanged = await client.get(f"{API}/platform/courses/py-101", headers=key_headers(key))
+    assert unchanged.json()["price"] == 4999
+
+    # A course an admin made (with an external_id of its own) is not any platform's.
+    await create_course(client, admin_headers, title="Admin's", external_id="admin-1")
+    assert_error(await sync_course(client, key, "admin-1"), 409, "external_id_taken")
+    admin_only = await client.get(f"{API}/platform/courses/admin-1", headers=key_headers(key))
+    assert_error(admin_only, 404, "not_found")
+
+
 @pytest.mark.parametrize(
     "fields",
     [

@@ -45,6 +45,8 @@ class Course(TimestampMixin, Base):
     access_url: Mapped[str | None] = mapped_column(String(2048))
     # The host platform's id; unique when set (NULLs never collide on either database).
     external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # The platform that syncs this course (SPEC §4.4); only its API keys may change it.
+    platform_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("platforms.id"))
 
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'published', 'archived')", name="status"),

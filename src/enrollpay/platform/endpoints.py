@@ -211,11 +211,11 @@ async def get_learner(
 async def sync_course(
     external_id: CourseExternalIdPath,
     body: CourseSync,
-    _caller: CurrentPlatform,
+    caller: CurrentPlatform,
     session: SessionDep,
     response: Response,
 ) -> CourseAdminOut:
-    course, created = await courses.sync_course(session, external_id, body)
+    course, created = await courses.sync_course(session, caller.platform.id, external_id, body)
     _created_or_updated(response, created)
     [view] = await courses_service.admin_views(session, [course], now=utcnow())
     return view
@@ -227,8 +227,8 @@ async def sync_course(
     summary="A course by the platform's id for it, any status",
 )
 async def get_course(
-    external_id: CourseExternalIdPath, _caller: CurrentPlatform, session: SessionDep
+    external_id: CourseExternalIdPath, caller: CurrentPlatform, session: SessionDep
 ) -> CourseAdminOut:
-    course = await courses.get_course_or_404(session, external_id)
+    course = await courses.get_course_or_404(session, caller.platform.id, external_id)
     [view] = await courses_service.admin_views(session, [course], now=utcnow())
     return view

@@ -1,4 +1,4 @@
-"""course platforms, their API keys, learners' external ids
+"""course platforms, their API keys, learners' external ids, courses they sync
 
 Revision ID: 0012_platforms
 Revises: 0011_refunds_disputes
@@ -62,9 +62,17 @@ def upgrade() -> None:
             op.f("fk_users_platform_id_platforms"), "platforms", ["platform_id"], ["id"]
         )
         batch.create_unique_constraint(op.f("uq_users_platform_id"), ["platform_id", "external_id"])
+    with op.batch_alter_table("courses") as batch:
+        batch.add_column(sa.Column("platform_id", sa.String(32), nullable=True))
+        batch.create_foreign_key(
+            op.f("fk_courses_platform_id_platforms"), "platforms", ["platform_id"], ["id"]
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("courses") as batch:
+        batch.drop_constraint(op.f("fk_courses_platform_id_platforms"), type_="foreignkey")
+        batch.drop_column("platform_id")
     with op.batch_alter_table("users") as batch:
         batch.drop_constraint(op.f("uq_users_platform_id"), type_="unique")
         batch.drop_constraint(op.f("fk_users_platform_id_platforms"), type_="foreignkey")
