@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from enrollpay import __version__
+from enrollpay.analytics.endpoints import admin_router as admin_analytics_router
+from enrollpay.analytics.endpoints import router as analytics_router
 from enrollpay.auth.endpoints import router as auth_router
 from enrollpay.auth.ratelimit import RateLimiter
 from enrollpay.config import Settings, load_settings
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(auth_router)
     api.include_router(sso_router)
     api.include_router(courses_router)
+    api.include_router(analytics_router)
     api.include_router(pricing_router)
     api.include_router(enrollments_router)
     api.include_router(refunds_router)
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     admin.include_router(admin_reconciliation_router)
     admin.include_router(admin_platforms_router)
     admin.include_router(admin_outbound_router)
+    admin.include_router(admin_analytics_router)
     api.include_router(admin)
     app.include_router(api)
     app.include_router(health_router)

@@ -1,5 +1,6 @@
 """Imports every domain's models so `Base.metadata` knows all tables (Alembic, tests)."""
 
+from enrollpay.analytics import models as _analytics  # noqa: F401
 from enrollpay.courses import models as _courses  # noqa: F401
 from enrollpay.db.base import Base
 from enrollpay.enrollments import models as _enrollments  # noqa: F401

@@ -7,9 +7,13 @@ session cookie and X-CSRF-Token (static/course.js, through site.js's offline que
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from enrollpay.analytics import service as analytics
+from enrollpay.analytics.service import VISITOR_COOKIE, VISITOR_COOKIE_MAX_AGE
 from enrollpay.courses import service
 from enrollpay.db.session import SessionDep
 from enrollpay.demo import DEMO_ACCOUNTS, DEMO_COUPON_CODE
@@ -63,9 +67,22 @@ async def course_page(course_id: str, request: Request, session: SessionDep) -> 
     )
     reason = REASONS.get(view.can_enroll_reason or "", view.can_enroll_reason)
     config = {"course_id": view.id, "quote_url": f"/api/v1/courses/{view.id}/quote"}
-    return render(
+    # The funnel's first step (analytics/service.py): a random visitor id, no personal data.
+    visitor = analytics.visitor(user.id if user else None, request.cookies.get(VISITOR_COOKIE))
+    await analytics.record_course_view(session, course_id=course.id, visitor=visitor, now=utcnow())
+    response = render(
         request,
         "site/course.html",
         {"course": view, "reason": reason, "config": config},
         user=user,
     )
+    if visitor.new_cookie is not None:
+        response.set_cookie(
+            VISITOR_COOKIE,
+            visitor.new_cookie,
+            max_age=VISITOR_COOKIE_MAX_AGE,
+            httponly=True,
+            secure=urlsplit(request.app.state.settings.PUBLIC_BASE_URL).scheme == "https",
+            samesite="lax",
+        )
+    return response
