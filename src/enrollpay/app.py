@@ -21,6 +21,8 @@ from enrollpay.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from enrollpay.health import router as health_router
 from enrollpay.jobs.worker import Worker
 from enrollpay.logging import configure_logging
+from enrollpay.metrics import HttpMetricsMiddleware, Metrics
+from enrollpay.metrics import router as metrics_router
 from enrollpay.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from enrollpay.notifications.endpoints import dev_mailbox_router
 from enrollpay.payments.gateway.factory import build_gateway
@@ -56,7 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings)
         app.state.db = db
         app.state.rate_limiter = RateLimiter(settings)
-        app.state.gateway = build_gateway(settings, sandbox_app=app.state.sandbox_app)
+        app.state.gateway = build_gateway(
+            settings, sandbox_app=app.state.sandbox_app, observer=app.state.metrics
+        )
         if app.state.sandbox_app is not None:
             # Sandbox webhooks to our own URL are delivered in process (sandbox/webhooks.py).
             register_in_process_target(settings.PUBLIC_BASE_URL, app)
@@ -84,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=COMMON_ERROR_RESPONSES)
@@ -107,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(admin)
     app.include_router(api)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(dev_mailbox_router(settings))
     app.include_router(paypage_router)
     app.include_router(account_pages_router)
@@ -118,9 +124,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(STATIC_PATH, static_files(), name="static")
     _mount_sandbox(app, settings)
 
-    # Added last = outermost: the size limit applies before anything reads the body.
+    # Added last = outermost: the size limit applies before anything reads the body, and the
+    # request metrics time (and count) everything, 413s included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics, routes=app.routes)
     return app
 
 

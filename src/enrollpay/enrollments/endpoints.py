@@ -28,6 +28,7 @@ from enrollpay.errors import documented
 from enrollpay.idempotency.service import StoredResponse, request_fingerprint, run_once
 from enrollpay.kit.clock import utcnow
 from enrollpay.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, checked_cursor
+from enrollpay.metrics import metrics_of
 
 router = APIRouter(tags=["enrollments"])
 
@@ -87,15 +88,16 @@ async def initialize_enrollment(
         )
         return StoredResponse(status_code, response.model_dump(mode="json"))
 
-    result = await run_once(
-        request.app.state.db,
-        user_id=user.id,
-        key=idempotency_key,
-        fingerprint=request_fingerprint(
-            "POST", "/enrollments/initialize", body.model_dump(mode="json")
-        ),
-        work=work,
-    )
+    with metrics_of(request).operation("initialize"):
+        result = await run_once(
+            request.app.state.db,
+            user_id=user.id,
+            key=idempotency_key,
+            fingerprint=request_fingerprint(
+                "POST", "/enrollments/initialize", body.model_dump(mode="json")
+            ),
+            work=work,
+        )
     return _checkout_response(result)
 
 
@@ -112,17 +114,18 @@ async def initialize_enrollment(
 async def verify_payment(
     request: Request, enrollment_id: str, body: VerifyPaymentRequest, user: UserOutsideTransaction
 ) -> PaymentStatusOut:
-    return await checkout.verify_payment(
-        request.app.state.db,
-        request.app.state.gateway,
-        _settings(request),
-        user_id=user.id,
-        enrollment_id=enrollment_id,
-        razorpay_order_id=body.razorpay_order_id,
-        razorpay_payment_id=body.razorpay_payment_id,
-        razorpay_signature=body.razorpay_signature,
-        now=utcnow(),
-    )
+    with metrics_of(request).operation("verify"):
+        return await checkout.verify_payment(
+            request.app.state.db,
+            request.app.state.gateway,
+            _settings(request),
+            user_id=user.id,
+            enrollment_id=enrollment_id,
+            razorpay_order_id=body.razorpay_order_id,
+            razorpay_payment_id=body.razorpay_payment_id,
+            razorpay_signature=body.razorpay_signature,
+            now=utcnow(),
+        )
 
 
 @router.get(
@@ -146,14 +149,15 @@ async def payment_status(
 async def retry_payment(
     request: Request, enrollment_id: str, user: UserOutsideTransaction
 ) -> JSONResponse:
-    status_code, response = await checkout.retry_payment(
-        request.app.state.db,
-        request.app.state.gateway,
-        _settings(request),
-        user,
-        enrollment_id,
-        now=utcnow(),
-    )
+    with metrics_of(request).operation("retry"):
+        status_code, response = await checkout.retry_payment(
+            request.app.state.db,
+            request.app.state.gateway,
+            _settings(request),
+            user,
+            enrollment_id,
+            now=utcnow(),
+        )
     return JSONResponse(response.model_dump(mode="json"), status_code=status_code)
 
 
@@ -164,10 +168,15 @@ async def retry_payment(
     responses={409: documented("invalid_state: only pending or failed enrollments")},
 )
 async def cancel_enrollment(
-    enrollment_id: str, user: CurrentUser, session: SessionDep, body: CancelRequest | None = None
+    request: Request,
+    enrollment_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    body: CancelRequest | None = None,
 ) -> EnrollmentOut:
     reason = body.reason if body is not None else None
-    return await service.cancel(session, user.id, enrollment_id, reason, now=utcnow())
+    with metrics_of(request).operation("cancel"):
+        return await service.cancel(session, user.id, enrollment_id, reason, now=utcnow())
 
 
 @router.get(

@@ -20,6 +20,7 @@ import structlog
 
 from enrollpay.config import Settings
 from enrollpay.db.engine import Database
+from enrollpay.metrics import record_reconciliation_repairs
 from enrollpay.payments import repository as payments_repository
 from enrollpay.payments.facts import FactSource, GatewayFact
 from enrollpay.payments.gateway.errors import GatewayError, GatewayUnavailable
@@ -101,6 +102,7 @@ async def reconcile_pass(
             log.warning("reconcile.gateway_refused", payment_id=payment.id, error=repr(exc))
     if not report.throttled:
         await _reconcile_refunds(db, gateway, settings, now, report, batch)
+    record_reconciliation_repairs(report.repaired)
     if report.repaired or report.orders_found or report.errors:
         log.info(
             "reconcile.pass",

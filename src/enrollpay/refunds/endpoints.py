@@ -19,6 +19,7 @@ from enrollpay.errors import documented
 from enrollpay.kit.clock import utcnow
 from enrollpay.kit.money import to_minor
 from enrollpay.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from enrollpay.metrics import metrics_of
 from enrollpay.refunds import disputes, service
 from enrollpay.refunds.models import RefundKind, RefundStatus
 from enrollpay.refunds.schemas import (
@@ -64,11 +65,12 @@ async def request_refund(
     body: LearnerRefundRequest,
     user: UserOutsideTransaction,
 ) -> JSONResponse:
-    async with request.app.state.db.transaction() as session:
-        refund = await service.request_learner_refund(
-            session, user=user, enrollment_id=enrollment_id, reason=body.reason, now=utcnow()
-        )
-    return await _finish(request, refund.id)
+    with metrics_of(request).operation("refund"):
+        async with request.app.state.db.transaction() as session:
+            refund = await service.request_learner_refund(
+                session, user=user, enrollment_id=enrollment_id, reason=body.reason, now=utcnow()
+            )
+        return await _finish(request, refund.id)
 
 
 @admin_router.post(
@@ -89,11 +91,12 @@ async def admin_refund(
     admin: AdminOutsideTransaction,
 ) -> JSONResponse:
     amount = to_minor(body.amount) if body.amount is not None else None
-    async with request.app.state.db.transaction() as session:
-        refund = await service.request_admin_refund(
-            session, admin=admin, enrollment_id=enrollment_id, amount=amount, reason=body.reason
-        )
-    return await _finish(request, refund.id)
+    with metrics_of(request).operation("admin_refund"):
+        async with request.app.state.db.transaction() as session:
+            refund = await service.request_admin_refund(
+                session, admin=admin, enrollment_id=enrollment_id, amount=amount, reason=body.reason
+            )
+        return await _finish(request, refund.id)
 
 
 @admin_router.get("/refunds", response_model=Page[RefundOut], summary="Refunds, newest first")

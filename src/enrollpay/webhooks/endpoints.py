@@ -14,6 +14,7 @@ from enrollpay.config import Settings
 from enrollpay.db.session import SessionDep
 from enrollpay.errors import documented
 from enrollpay.kit.clock import utcnow
+from enrollpay.metrics import metrics_of
 from enrollpay.payments.gateway.factory import gateway_credentials
 from enrollpay.webhooks import service
 from enrollpay.webhooks.schemas import WebhookAck
@@ -53,11 +54,18 @@ async def receive_razorpay_webhook(
     # The two headers are declared for the OpenAPI document; the service reads request.headers.
     raw_body = await request.body()
     settings: Settings = request.app.state.settings
-    receipt = await service.receive_razorpay_webhook(
-        session,
-        raw_body=raw_body,
-        headers=request.headers,
-        secrets=gateway_credentials(settings).webhook_secrets,
-        now=utcnow(),
-    )
-    return WebhookAck(status="duplicate" if receipt.duplicate else "accepted")
+    metrics = metrics_of(request)
+    try:
+        receipt = await service.receive_razorpay_webhook(
+            session,
+            raw_body=raw_body,
+            headers=request.headers,
+            secrets=gateway_credentials(settings).webhook_secrets,
+            now=utcnow(),
+        )
+    except service.InvalidWebhookSignature:
+        metrics.webhook_event(None, "rejected_signature")  # unverified bytes are not read
+        raise
+    ack = WebhookAck(status="duplicate" if receipt.duplicate else "accepted")
+    metrics.webhook_event(receipt.event, ack.status)
+    return ack

@@ -84,8 +84,10 @@ rejected_signatures: Counter[str] = Counter()
 
 
 def record_rejected_signature(reason: str) -> None:
-    """Called once per rejected delivery (`missing`, `invalid`, `no_secret_configured`).
-    SPEC §3 wants these counted in a metric; the metrics module will hook in here."""
+    """Called once per rejected delivery (`missing`, `invalid`, `no_secret_configured`). The
+    Prometheus counter (`razorpay_webhook_events_total{outcome="rejected_signature"}`) is
+    counted by the endpoint, which has the app's metrics; this in-process tally keeps the
+    reason."""
     rejected_signatures[reason] += 1
 
 
@@ -97,6 +99,7 @@ class Receipt:
     inbox_id: str
     event_id: str
     duplicate: bool
+    event: str | None = None  # the event type the body names, if it could be read
 
 
 def check_signature(raw_body: bytes, signature: str | None, secrets: Sequence[str]) -> None:
@@ -195,7 +198,7 @@ async def receive_razorpay_webhook(
         await repository.count_redelivery(session, event_id)
         row = await repository.get_by_event_id(session, event_id)
         assert row is not None
-        return Receipt(row.id, event_id, duplicate=True)
+        return Receipt(row.id, event_id, duplicate=True, event=summary.event)
 
     if summary.problem is None:
         await enqueue(
@@ -206,7 +209,7 @@ async def receive_razorpay_webhook(
         )
     else:
         log.warning("webhooks.unusable_body", inbox_id=inbox_id, problem=summary.problem)
-    return Receipt(inbox_id, event_id, duplicate=False)
+    return Receipt(inbox_id, event_id, duplicate=False, event=summary.event)
 
 
 async def _insert(session: AsyncSession, values: dict[str, Any]) -> str | None:

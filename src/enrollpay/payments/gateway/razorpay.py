@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import stamina
@@ -49,6 +49,27 @@ class Unavailable(GatewayUnavailable):
         self.retry_after = retry_after
 
 
+class CallObserver(Protocol):
+    """Told about every HTTP exchange (enrollpay.metrics.Metrics)."""
+
+    def gateway_call(self, operation: str, seconds: float, error_kind: str | None) -> None: ...
+
+
+def error_kind(exc: BaseException) -> str:
+    """What kind of failure an exchange ended in, for razorpay_api_errors_total."""
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return "timeout"
+    if isinstance(exc, httpx.TransportError):
+        return "network"
+    if isinstance(exc, GatewayError):
+        if exc.status is None or exc.status < 400:
+            return "invalid_response"
+        if exc.status == 429:
+            return "rate_limited"
+        return "5xx" if exc.status >= 500 else "4xx"
+    return "other"
+
+
 def _backoff(exc: Exception) -> bool | float:
     if not isinstance(exc, GatewayUnavailable):
         return False
@@ -67,8 +88,10 @@ class RazorpayClient:
         attempts: int = 4,
         retry_budget_seconds: float = 20.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self.key_id = key_id
+        self._observer = observer
         self._attempts = attempts
         self._retry_budget = retry_budget_seconds
         # ASGI transports ignore httpx timeouts, so every exchange also gets an overall deadline.
@@ -91,11 +114,38 @@ class RazorpayClient:
         method: str,
         path: str,
         *,
+        operation: str,
         params: dict[str, Any] | None = None,
         json: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
+        """One exchange; `operation` names the client method for the metrics."""
         started = time.perf_counter()
+        try:
+            result = await self._exchange(
+                method, path, params=params, json=json, headers=headers, started=started
+            )
+        except Exception as exc:
+            if self._observer is not None:
+                cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+                self._observer.gateway_call(
+                    operation, time.perf_counter() - started, error_kind(cause)
+                )
+            raise
+        if self._observer is not None:
+            self._observer.gateway_call(operation, time.perf_counter() - started, None)
+        return result
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        json: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        started: float,
+    ) -> Any:
         try:
             async with asyncio.timeout(self._deadline or None):
                 response = await self._http.request(
@@ -151,10 +201,12 @@ class RazorpayClient:
             wait_max=2.0,
         )
 
-    async def _read(self, path: str, params: dict[str, Any] | None = None) -> Any:
+    async def _read(
+        self, path: str, params: dict[str, Any] | None = None, *, operation: str
+    ) -> Any:
         async for attempt in self._retrying():
             with attempt:
-                return await self._send("GET", path, params=params)
+                return await self._send("GET", path, operation=operation, params=params)
         raise AssertionError("unreachable")  # pragma: no cover - stamina re-raises the last error
 
     # ---- orders -----------------------------------------------------------------------------
@@ -184,7 +236,7 @@ class RazorpayClient:
                     return found
                 try:
                     return RazorpayOrder.model_validate(
-                        await self._send("POST", "/v1/orders", json=body)
+                        await self._send("POST", "/v1/orders", operation="create_order", json=body)
                     )
                 except Unavailable as exc:
                     may_exist = may_exist or exc.maybe_applied
@@ -207,20 +259,26 @@ class RazorpayClient:
         return None
 
     async def fetch_order(self, order_id: str) -> RazorpayOrder:
-        return RazorpayOrder.model_validate(await self._read(f"/v1/orders/{order_id}"))
+        return RazorpayOrder.model_validate(
+            await self._read(f"/v1/orders/{order_id}", operation="fetch_order")
+        )
 
     async def find_orders_by_receipt(self, receipt: str) -> list[RazorpayOrder]:
-        body = await self._read("/v1/orders", {"receipt": receipt})
+        body = await self._read(
+            "/v1/orders", {"receipt": receipt}, operation="find_orders_by_receipt"
+        )
         return [RazorpayOrder.model_validate(item) for item in body.get("items", [])]
 
     async def order_payments(self, order_id: str) -> list[RazorpayPayment]:
-        body = await self._read(f"/v1/orders/{order_id}/payments")
+        body = await self._read(f"/v1/orders/{order_id}/payments", operation="order_payments")
         return [RazorpayPayment.model_validate(item) for item in body.get("items", [])]
 
     # ---- payments ---------------------------------------------------------------------------
 
     async def fetch_payment(self, payment_id: str) -> RazorpayPayment:
-        return RazorpayPayment.model_validate(await self._read(f"/v1/payments/{payment_id}"))
+        return RazorpayPayment.model_validate(
+            await self._read(f"/v1/payments/{payment_id}", operation="fetch_payment")
+        )
 
     async def capture_payment(
         self, payment_id: str, *, amount: int, currency: str
@@ -233,6 +291,7 @@ class RazorpayClient:
                         await self._send(
                             "POST",
                             f"/v1/payments/{payment_id}/capture",
+                            operation="capture_payment",
                             json={"amount": amount, "currency": currency},
                         )
                     )
@@ -269,7 +328,11 @@ class RazorpayClient:
                 try:
                     return RazorpayRefund.model_validate(
                         await self._send(
-                            "POST", f"/v1/payments/{payment_id}/refund", json=body, headers=headers
+                            "POST",
+                            f"/v1/payments/{payment_id}/refund",
+                            operation="create_refund",
+                            json=body,
+                            headers=headers,
                         )
                     )
                 except GatewayRejected as exc:
@@ -280,10 +343,12 @@ class RazorpayClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def fetch_refund(self, refund_id: str) -> RazorpayRefund:
-        return RazorpayRefund.model_validate(await self._read(f"/v1/refunds/{refund_id}"))
+        return RazorpayRefund.model_validate(
+            await self._read(f"/v1/refunds/{refund_id}", operation="fetch_refund")
+        )
 
     async def payment_refunds(self, payment_id: str) -> list[RazorpayRefund]:
-        body = await self._read(f"/v1/payments/{payment_id}/refunds")
+        body = await self._read(f"/v1/payments/{payment_id}/refunds", operation="payment_refunds")
         return [RazorpayRefund.model_validate(item) for item in body.get("items", [])]
 
 
