@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from enrollpay import __version__
+from enrollpay.abuse.endpoints import admin_router as admin_abuse_router
 from enrollpay.analytics.endpoints import admin_router as admin_analytics_router
 from enrollpay.analytics.endpoints import router as analytics_router
 from enrollpay.auth.endpoints import router as auth_router
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     admin.include_router(admin_platforms_router)
     admin.include_router(admin_outbound_router)
     admin.include_router(admin_analytics_router)
+    admin.include_router(admin_abuse_router)
     api.include_router(admin)
     app.include_router(api)
     app.include_router(health_router)

@@ -39,7 +39,9 @@ import pytest
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
+from limits import parse
 
+from enrollpay.abuse import service as abuse_service
 from enrollpay.app import create_app
 from enrollpay.config import Settings
 from enrollpay.db.migrate import upgrade
@@ -207,8 +209,14 @@ def serve_app(var_dir: Path, **settings_overrides: Any) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with serve_app(tmp_path_factory.mktemp("e2e")) as server:
-        yield server
+    # Every browser test signs up and pays from 127.0.0.1 on this one server: the per-address
+    # abuse limits (tested in tests/abuse) would refuse the suite itself.
+    unlimited = parse("100000/hour")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("SIGNUPS_PER_IP", "NEW_ACCOUNTS_PER_IP", "PAYMENT_ATTEMPTS_PER_IP"):
+            patch.setattr(abuse_service, name, unlimited)
+        with serve_app(tmp_path_factory.mktemp("e2e")) as server:
+            yield server
 
 
 # ---- the embedded Razorpay sandbox -------------------------------------------------------------

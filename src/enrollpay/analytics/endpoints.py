@@ -19,6 +19,7 @@ from enrollpay.auth.ratelimit import RateLimiter
 from enrollpay.courses import service as courses
 from enrollpay.db.session import SessionDep
 from enrollpay.errors import ValidationFailed, documented, field_problem
+from enrollpay.kit.client import client_ip as request_client_ip
 from enrollpay.kit.clock import utcnow
 
 router = APIRouter(tags=["analytics"])
@@ -56,7 +57,7 @@ async def report_view(
         )
     else:
         limiter: RateLimiter = request.app.state.rate_limiter
-        client_ip = request.client.host if request.client else "unknown"
+        client_ip = request_client_ip(request)
         await limiter.consume(VIEW_REPORTS_PER_IP, "course-view-ip", client_ip)
         visitor = service.external_visitor(request.app.state.settings.secret_key, body.visitor_id)
     course = await courses.get_visible_course(session, course_id)

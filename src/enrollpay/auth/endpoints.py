@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
+from enrollpay.abuse import service as abuse
 from enrollpay.auth import account, service
 from enrollpay.auth.dependencies import CurrentUser
 from enrollpay.auth.schemas import (
@@ -17,15 +18,13 @@ from enrollpay.auth.schemas import (
 from enrollpay.auth.tokens import issue_access_token
 from enrollpay.db.session import SessionDep
 from enrollpay.errors import documented
+from enrollpay.kit.client import client_ip
+from enrollpay.kit.clock import utcnow
 from enrollpay.users.models import User
 from enrollpay.users.schemas import UserOut
 from enrollpay.users.service import create_user
 
 router = APIRouter(tags=["auth"])
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _token_response(request: Request, user: User) -> TokenResponse:
@@ -42,9 +41,17 @@ def _token_response(request: Request, user: User) -> TokenResponse:
     status_code=status.HTTP_201_CREATED,
     response_model=TokenResponse,
     summary="Create a learner account and get an access token",
-    responses={409: documented("email_taken: an account with this email exists")},
+    responses={
+        409: documented("email_taken: an account with this email exists"),
+        429: documented("too_many_requests: too many sign-ups from this address; see Retry-After"),
+    },
 )
 async def signup(body: SignupRequest, request: Request, session: SessionDep) -> TokenResponse:
+    limiter = request.app.state.rate_limiter
+    ip = client_ip(request)
+    await abuse.guard_signup(
+        request.app.state.db, request.app.state.settings, limiter, ip, now=utcnow()
+    )
     user = await create_user(
         session,
         email=str(body.email),
@@ -53,6 +60,7 @@ async def signup(body: SignupRequest, request: Request, session: SessionDep) -> 
         phone=body.phone,
     )
     await account.send_signup_verification(session, request.app.state.settings, user)
+    await abuse.count_new_account(limiter, ip)
     return _token_response(request, user)
 
 
@@ -71,7 +79,7 @@ async def login(body: LoginRequest, request: Request, session: SessionDep) -> To
         request.app.state.rate_limiter,
         email=body.email,
         password=body.password,
-        client_ip=_client_ip(request),
+        client_ip=client_ip(request),
     )
     return _token_response(request, user)
 
@@ -102,7 +110,7 @@ async def request_password_reset(
         request.app.state.settings,
         request.app.state.rate_limiter,
         email=str(body.email),
-        client_ip=_client_ip(request),
+        client_ip=client_ip(request),
     )
     return AccountActionOut(
         status="accepted",
@@ -149,7 +157,7 @@ async def change_password(
         user,
         current_password=body.current_password,
         new_password=body.new_password,
-        client_ip=_client_ip(request),
+        client_ip=client_ip(request),
     )
     return AccountActionOut(status="password_changed", message="Your password is changed.")
 

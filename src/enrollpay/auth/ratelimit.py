@@ -24,6 +24,15 @@ LOGIN_FAILURES_PER_IP = parse("20/15 minutes")
 # is the same whether the account exists; an inbox cannot be flooded from one address either.
 ACCOUNT_EMAILS_PER_ADDRESS = parse("5/hour")
 ACCOUNT_EMAILS_PER_IP = parse("30/hour")
+# Sign-ups per client address, every attempt counting (the API and the web form share it).
+SIGNUPS_PER_IP = parse("10/hour")
+# Checkout calls per learner: far above what a person clicking through Checkout needs.
+INITIALIZE_PER_LEARNER = parse("30/10 minutes")
+VERIFY_PER_LEARNER = parse("60/10 minutes")
+RETRY_PER_LEARNER = parse("20/10 minutes")
+# Refused coupon codes per client (learner id, or address when anonymous): past this, every
+# coupon is refused for a while, valid or not, so codes cannot be guessed by trying.
+BAD_COUPONS_PER_CLIENT = parse("10/hour")
 
 
 class RateLimiter:

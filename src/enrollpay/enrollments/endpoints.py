@@ -7,7 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from enrollpay.abuse import service as abuse
+from enrollpay.abuse.service import AttemptAction, audit_payment_attempt
 from enrollpay.auth.dependencies import CurrentUser, UserOutsideTransaction
+from enrollpay.auth.ratelimit import (
+    INITIALIZE_PER_LEARNER,
+    RETRY_PER_LEARNER,
+    VERIFY_PER_LEARNER,
+    RateLimiter,
+)
 from enrollpay.config import Settings
 from enrollpay.courses.service import get_visible_course
 from enrollpay.db.session import SessionDep
@@ -26,9 +34,12 @@ from enrollpay.enrollments.schemas import (
 )
 from enrollpay.errors import documented
 from enrollpay.idempotency.service import StoredResponse, request_fingerprint, run_once
+from enrollpay.kit.client import client_ip
 from enrollpay.kit.clock import utcnow
 from enrollpay.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, checked_cursor
 from enrollpay.metrics import metrics_of
+from enrollpay.pricing.service import InvalidCoupon
+from enrollpay.users.models import User
 
 router = APIRouter(tags=["enrollments"])
 
@@ -41,6 +52,28 @@ GATEWAY_ERRORS: dict[int | str, dict[str, Any]] = {
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+async def _guard_new_payment(request: Request, user: User) -> None:
+    """Velocity rules shared by initialize and retry (both open a new payment)."""
+    await abuse.guard_payment_attempt(
+        request.app.state.db,
+        _settings(request),
+        _limiter(request),
+        user.id,
+        client_ip(request),
+        now=utcnow(),
+    )
+
+
+TOO_MANY = documented(
+    "too_many_requests: too many calls, refused coupon codes or failed payments; see Retry-After"
+)
 
 
 def _checkout_response(result: StoredResponse) -> JSONResponse:
@@ -67,6 +100,7 @@ def _checkout_response(result: StoredResponse) -> JSONResponse:
             "already_enrolled, course_full, coupon_exhausted, request_in_progress (Retry-After)"
         ),
         422: documented("validation_error, invalid_redirect_url, idempotency_key_reused"),
+        429: TOO_MANY,
         **GATEWAY_ERRORS,
     },
 )
@@ -76,28 +110,43 @@ async def initialize_enrollment(
     user: UserOutsideTransaction,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
+    limiter = _limiter(request)
+    coupon_client = abuse.coupon_client(user.id, client_ip(request))
+
     async def work() -> StoredResponse:
-        status_code, response = await checkout.initialize(
-            request.app.state.db,
-            request.app.state.gateway,
-            _settings(request),
-            user,
-            body,
-            now=utcnow(),
-            idempotency_key=idempotency_key,
-        )
+        try:
+            status_code, response = await checkout.initialize(
+                request.app.state.db,
+                request.app.state.gateway,
+                _settings(request),
+                user,
+                body,
+                now=utcnow(),
+                idempotency_key=idempotency_key,
+            )
+        except InvalidCoupon:
+            await abuse.count_bad_coupon(limiter, coupon_client)
+            raise
         return StoredResponse(status_code, response.model_dump(mode="json"))
 
-    with metrics_of(request).operation("initialize"):
-        result = await run_once(
-            request.app.state.db,
-            user_id=user.id,
-            key=idempotency_key,
-            fingerprint=request_fingerprint(
-                "POST", "/enrollments/initialize", body.model_dump(mode="json")
-            ),
-            work=work,
-        )
+    async with audit_payment_attempt(request, user, AttemptAction.initialize) as audit:
+        await limiter.consume(INITIALIZE_PER_LEARNER, "initialize-learner", user.id)
+        if body.coupon_code:
+            await abuse.guard_coupon(limiter, coupon_client)
+        await _guard_new_payment(request, user)
+        with metrics_of(request).operation("initialize"):
+            result = await run_once(
+                request.app.state.db,
+                user_id=user.id,
+                key=idempotency_key,
+                fingerprint=request_fingerprint(
+                    "POST", "/enrollments/initialize", body.model_dump(mode="json")
+                ),
+                work=work,
+            )
+        audit.enrollment_id = result.body.get("enrollment_id")
+        if result.status_code >= 400:  # a stored refusal, replayed
+            audit.outcome = str(result.body.get("error", {}).get("code", result.status_code))
     return _checkout_response(result)
 
 
@@ -109,23 +158,25 @@ async def initialize_enrollment(
         "Every call with a valid signature answers 200 with the payment status (which may "
         "say `failed`); repeating it is harmless."
     ),
-    responses={400: documented("invalid_signature"), **GATEWAY_ERRORS},
+    responses={400: documented("invalid_signature"), 429: TOO_MANY, **GATEWAY_ERRORS},
 )
 async def verify_payment(
     request: Request, enrollment_id: str, body: VerifyPaymentRequest, user: UserOutsideTransaction
 ) -> PaymentStatusOut:
-    with metrics_of(request).operation("verify"):
-        return await checkout.verify_payment(
-            request.app.state.db,
-            request.app.state.gateway,
-            _settings(request),
-            user_id=user.id,
-            enrollment_id=enrollment_id,
-            razorpay_order_id=body.razorpay_order_id,
-            razorpay_payment_id=body.razorpay_payment_id,
-            razorpay_signature=body.razorpay_signature,
-            now=utcnow(),
-        )
+    async with audit_payment_attempt(request, user, AttemptAction.verify, enrollment_id):
+        await _limiter(request).consume(VERIFY_PER_LEARNER, "verify-learner", user.id)
+        with metrics_of(request).operation("verify"):
+            return await checkout.verify_payment(
+                request.app.state.db,
+                request.app.state.gateway,
+                _settings(request),
+                user_id=user.id,
+                enrollment_id=enrollment_id,
+                razorpay_order_id=body.razorpay_order_id,
+                razorpay_payment_id=body.razorpay_payment_id,
+                razorpay_signature=body.razorpay_signature,
+                now=utcnow(),
+            )
 
 
 @router.get(
@@ -144,20 +195,27 @@ async def payment_status(
     "/enrollments/{enrollment_id}/retry-payment",
     response_model=InitializeResponse,
     summary="A fresh payment session for a failed enrollment (or one whose session ended)",
-    responses={409: documented("invalid_state, request_in_progress"), **GATEWAY_ERRORS},
+    responses={
+        409: documented("invalid_state, request_in_progress"),
+        429: TOO_MANY,
+        **GATEWAY_ERRORS,
+    },
 )
 async def retry_payment(
     request: Request, enrollment_id: str, user: UserOutsideTransaction
 ) -> JSONResponse:
-    with metrics_of(request).operation("retry"):
-        status_code, response = await checkout.retry_payment(
-            request.app.state.db,
-            request.app.state.gateway,
-            _settings(request),
-            user,
-            enrollment_id,
-            now=utcnow(),
-        )
+    async with audit_payment_attempt(request, user, AttemptAction.retry, enrollment_id):
+        await _limiter(request).consume(RETRY_PER_LEARNER, "retry-learner", user.id)
+        await _guard_new_payment(request, user)
+        with metrics_of(request).operation("retry"):
+            status_code, response = await checkout.retry_payment(
+                request.app.state.db,
+                request.app.state.gateway,
+                _settings(request),
+                user,
+                enrollment_id,
+                now=utcnow(),
+            )
     return JSONResponse(response.model_dump(mode="json"), status_code=status_code)
 
 

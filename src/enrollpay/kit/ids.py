@@ -17,6 +17,7 @@ _last_random = 0
 PREFIXES = frozenset(
     {"usr", "crs", "cpn", "enr", "pmt", "att", "rfd", "evt", "job", "whk", "key", "msg", "dsp"}
     | {"plt", "whe", "wdl"}  # platforms, outbound webhook endpoints and deliveries
+    | {"rsk", "pal"}  # risk flags, payment-attempt audit log
 )
 
 

@@ -13,6 +13,7 @@ from enrollpay.auth.schemas import StrictBody, TokenResponse
 from enrollpay.auth.tokens import issue_access_token
 from enrollpay.db.session import SessionDep
 from enrollpay.errors import documented
+from enrollpay.kit.client import client_ip as request_client_ip
 from enrollpay.platform import sso
 from enrollpay.platform.models import Platform
 from enrollpay.users.schemas import UserOut
@@ -49,7 +50,7 @@ async def exchange_sso_token(
     jwks: Annotated[sso.JwksCache, Depends(sso.get_jwks_cache)],
 ) -> TokenResponse:
     limiter: RateLimiter = request.app.state.rate_limiter
-    client_ip = request.client.host if request.client else "unknown"
+    client_ip = request_client_ip(request)
     await limiter.consume(sso.SSO_EXCHANGES_PER_IP, "sso-exchange-ip", client_ip)
     # Refuse before verifying, so a throttled guesser learns nothing.
     await limiter.ensure_allowed(sso.SSO_FAILURES_PER_IP, "sso-failure-ip", client_ip)

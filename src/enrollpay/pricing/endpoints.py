@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
+from enrollpay.abuse import service as abuse
 from enrollpay.auth.dependencies import AdminUser, OptionalUser
 from enrollpay.config import Settings
 from enrollpay.courses.service import get_purchasable_course
 from enrollpay.db.session import SessionDep
 from enrollpay.errors import documented
+from enrollpay.kit.client import client_ip
 from enrollpay.kit.clock import utcnow
 from enrollpay.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, checked_cursor
 from enrollpay.pricing import service
@@ -28,6 +30,7 @@ admin_router = APIRouter()
         400: documented("invalid_coupon, course_not_available (archived course)"),
         404: documented("not_found: unknown or draft course"),
         409: documented("coupon_exhausted: global or per-user limit reached"),
+        429: documented("too_many_requests: too many refused coupon codes; see Retry-After"),
     },
 )
 async def quote(
@@ -39,15 +42,23 @@ async def quote(
 ) -> QuoteOut:
     settings: Settings = request.app.state.settings
     course = await get_purchasable_course(session, course_id)
-    # The per-user limit is checked only when the caller is known.
-    result = await service.quote_course(
-        session,
-        settings,
-        course=course,
-        coupon_code=coupon_code,
-        user_id=user.id if user else None,
-        now=utcnow(),
-    )
+    limiter = request.app.state.rate_limiter
+    coupon_client = abuse.coupon_client(user.id if user else None, client_ip(request))
+    if coupon_code:
+        await abuse.guard_coupon(limiter, coupon_client)
+    try:
+        # The per-user limit is checked only when the caller is known.
+        result = await service.quote_course(
+            session,
+            settings,
+            course=course,
+            coupon_code=coupon_code,
+            user_id=user.id if user else None,
+            now=utcnow(),
+        )
+    except service.InvalidCoupon:
+        await abuse.count_bad_coupon(limiter, coupon_client)
+        raise
     return QuoteOut.from_breakdown(
         result.breakdown,
         coupon_code=result.coupon_code,

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from enrollpay.abuse import service as abuse
 from enrollpay.auth import account, service
 from enrollpay.auth.schemas import (
     PASSWORD_MAX_LENGTH,
@@ -26,6 +27,8 @@ from enrollpay.auth.schemas import (
 from enrollpay.auth.session import SESSION_COOKIE, csrf_ok, end_session, start_session
 from enrollpay.db.session import SessionDep
 from enrollpay.errors import AppError, Forbidden
+from enrollpay.kit.client import client_ip
+from enrollpay.kit.clock import utcnow
 from enrollpay.users.service import create_user
 from enrollpay.web.site import page_user, render, safe_next
 
@@ -45,10 +48,6 @@ def _check_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
         raise Forbidden("This form must be sent from this site.")
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _signed_in(request: Request, user_id: str, next_path: str) -> Response:
@@ -97,7 +96,7 @@ async def login_submit(request: Request, session: SessionDep) -> Response:
             request.app.state.rate_limiter,
             email=email,
             password=form.get("password", ""),
-            client_ip=_client_ip(request),
+            client_ip=client_ip(request),
         )
     except AppError as error:
         return _form_page(
@@ -125,7 +124,10 @@ async def signup_submit(request: Request, session: SessionDep) -> Response:
     values = {k: form.get(k, "").strip() for k in ("email", "full_name", "phone")}
 
     def again(
-        error: str, field_errors: dict[str, str] | None = None, status: int = 422
+        error: str,
+        field_errors: dict[str, str] | None = None,
+        status: int = 422,
+        headers: dict[str, str] | None = None,
     ) -> Response:
         return _form_page(
             request,
@@ -135,6 +137,7 @@ async def signup_submit(request: Request, session: SessionDep) -> Response:
             error=error,
             field_errors=field_errors,
             status_code=status,
+            headers=headers,
         )
 
     try:
@@ -147,7 +150,13 @@ async def signup_submit(request: Request, session: SessionDep) -> Response:
     except ValidationError as error:
         problems = {str(e["loc"][0]): e["msg"] for e in error.errors() if e["loc"]}
         return again("Please correct the highlighted fields.", problems)
+    limiter = request.app.state.rate_limiter
+    ip = client_ip(request)
     try:
+        # The same limits as POST /api/v1/auth/signup (one counter for both).
+        await abuse.guard_signup(
+            request.app.state.db, request.app.state.settings, limiter, ip, now=utcnow()
+        )
         user = await create_user(
             session,
             email=str(body.email),
@@ -158,7 +167,8 @@ async def signup_submit(request: Request, session: SessionDep) -> Response:
         await account.send_signup_verification(session, request.app.state.settings, user)
     except AppError as error:
         await session.rollback()
-        return again(error.message, status=error.status_code)
+        return again(error.message, status=error.status_code, headers=error.headers)
+    await abuse.count_new_account(limiter, ip)
     return _signed_in(request, user.id, next_path)
 
 
@@ -182,7 +192,7 @@ async def forgot_password_submit(request: Request, session: SessionDep) -> Respo
             request.app.state.settings,
             request.app.state.rate_limiter,
             email=str(address),
-            client_ip=_client_ip(request),
+            client_ip=client_ip(request),
         )
     except ValidationError:
         return _form_page(

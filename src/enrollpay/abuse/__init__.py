@@ -1,0 +1,1 @@
+"""Abuse protection: velocity rules, risk flags for admins, and the payment-attempt audit log."""
