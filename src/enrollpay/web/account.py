@@ -17,16 +17,11 @@ from enrollpay.auth import account
 from enrollpay.auth.schemas import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from enrollpay.db.session import SessionDep
 from enrollpay.notifications.rendering import format_time
+from enrollpay.web.site import TOKEN_PAGE_HEADERS
 from enrollpay.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "frame-ancestors 'none'",
-}
 CONFIRM_RESET_API = "/api/v1/auth/password-reset/confirm"
 
 
@@ -34,7 +29,7 @@ def _render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> Response:
     return templates.TemplateResponse(
-        request, name, context, status_code=status_code, headers=PAGE_HEADERS
+        request, name, context, status_code=status_code, headers=TOKEN_PAGE_HEADERS
     )
 
 

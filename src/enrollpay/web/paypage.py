@@ -35,20 +35,15 @@ from enrollpay.payments.gateway.protocol import PaymentGateway
 from enrollpay.payments.models import Payment
 from enrollpay.payments.state import PaymentStatus
 from enrollpay.users.models import User
+from enrollpay.web.site import TOKEN_PAGE_HEADERS
 from enrollpay.web.templating import templates
 
 log = structlog.get_logger(__name__)
 
 router = APIRouter(include_in_schema=False)
 
-# The token is in the URL: never cached, never sent on as a Referer; never framed (a payment
-# button under someone else's overlay).
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "frame-ancestors 'none'",
-}
+# The token is in the URL: pages use TOKEN_PAGE_HEADERS (never cached, never sent on as a
+# Referer, never framed: no payment button under someone else's overlay).
 SUCCESS_FIELDS = ("razorpay_payment_id", "razorpay_order_id", "razorpay_signature")
 # Failures come as error[code], error[description], ... How Razorpay encodes error[metadata] is
 # unconfirmed: the sandbox posts it as JSON {order_id, payment_id}; nested fields
@@ -106,14 +101,14 @@ def _back_to(url: str | None, enrollment: Enrollment) -> str | None:
 
 
 def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303, headers=PAGE_HEADERS)
+    return RedirectResponse(url, status_code=303, headers=TOKEN_PAGE_HEADERS)
 
 
 def _render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> Response:
     return templates.TemplateResponse(
-        request, name, context, status_code=status_code, headers=PAGE_HEADERS
+        request, name, context, status_code=status_code, headers=TOKEN_PAGE_HEADERS
     )
 
 
@@ -250,14 +245,17 @@ async def payment_page_status(
     )
     if loaded is None:
         return error_response(
-            404, "not_found", "This payment link is invalid or has expired.", headers=PAGE_HEADERS
+            404,
+            "not_found",
+            "This payment link is invalid or has expired.",
+            headers=TOKEN_PAGE_HEADERS,
         )
     enrolled = loaded.enrollment.status == EnrollmentStatus.enrolled
     body = {
         "status": loaded.enrollment.status,
         "access_url": loaded.course.access_url if enrolled else None,
     }
-    return JSONResponse(body, headers=PAGE_HEADERS)
+    return JSONResponse(body, headers=TOKEN_PAGE_HEADERS)
 
 
 # ---- Checkout's callback --------------------------------------------------------------------

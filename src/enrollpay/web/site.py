@@ -19,6 +19,9 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "frame-ancestors 'none'",
 }
+# Pages whose URL holds a token (payment link, reset or verification link): also never sent on
+# as a Referer.
+TOKEN_PAGE_HEADERS = {**PAGE_HEADERS, "Referrer-Policy": "no-referrer"}
 
 
 async def page_user(session: AsyncSession, request: Request) -> User | None:
