@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 
 from enrollpay import __version__
 from enrollpay.abuse.endpoints import admin_router as admin_abuse_router
+from enrollpay.admin.endpoints import admin_router as cross_domain_admin_router
 from enrollpay.analytics.endpoints import admin_router as admin_analytics_router
 from enrollpay.analytics.endpoints import router as analytics_router
 from enrollpay.auth.endpoints import router as auth_router
@@ -38,6 +39,8 @@ from enrollpay.refunds.endpoints import admin_router as admin_refunds_router
 from enrollpay.refunds.endpoints import router as refunds_router
 from enrollpay.sandbox.webhooks import register_in_process_target, unregister_in_process_target
 from enrollpay.web.account import router as account_pages_router
+from enrollpay.web.admin import router as admin_pages_router
+from enrollpay.web.admin.pages import install as install_admin_pages
 from enrollpay.web.catalog import router as catalog_pages_router
 from enrollpay.web.checkout_page import router as checkout_page_router
 from enrollpay.web.learner import router as learner_pages_router
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     install_error_handlers(app)
+    install_admin_pages(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=COMMON_ERROR_RESPONSES)
     api.include_router(auth_router)
@@ -111,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     admin.include_router(admin_outbound_router)
     admin.include_router(admin_analytics_router)
     admin.include_router(admin_abuse_router)
+    admin.include_router(cross_domain_admin_router)
     api.include_router(admin)
     app.include_router(api)
     app.include_router(health_router)
@@ -123,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(checkout_page_router)
     app.include_router(learner_pages_router)
     app.include_router(pwa_router)
+    app.include_router(admin_pages_router)
     app.mount(STATIC_PATH, static_files(), name="static")
     _mount_sandbox(app, settings)
 

@@ -1,6 +1,7 @@
 """Imports every domain's models so `Base.metadata` knows all tables (Alembic, tests)."""
 
 from enrollpay.abuse import models as _abuse  # noqa: F401
+from enrollpay.admin import models as _admin  # noqa: F401
 from enrollpay.analytics import models as _analytics  # noqa: F401
 from enrollpay.courses import models as _courses  # noqa: F401
 from enrollpay.db.base import Base

@@ -18,6 +18,7 @@ PREFIXES = frozenset(
     {"usr", "crs", "cpn", "enr", "pmt", "att", "rfd", "evt", "job", "whk", "key", "msg", "dsp"}
     | {"plt", "whe", "wdl"}  # platforms, outbound webhook endpoints and deliveries
     | {"rsk", "pal"}  # risk flags, payment-attempt audit log
+    | {"adm"}  # admin actions (the audit trail)
 )
 
 
