@@ -39,6 +39,26 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "CI=true needs TEST_DATABASE_URL: PostgreSQL tests may not be skipped"
         )
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, … under `pytest -n`
+    url = _postgres_url()
+    if worker and url:
+        os.environ["TEST_DATABASE_URL"] = _worker_database(url, worker)
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """Each xdist worker gets a database of its own next to TEST_DATABASE_URL's (created on
+    first use), so workers never empty each other's tables."""
+    base, name = url.rsplit("/", 1)
+    worker_name = f"{name}_{worker}"
+    engine = create_engine(_sync_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": worker_name}
+        ).scalar()
+        if not exists:
+            conn.exec_driver_sql(f'CREATE DATABASE "{worker_name}"')
+    engine.dispose()
+    return f"{base}/{worker_name}"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

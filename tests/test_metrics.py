@@ -5,7 +5,12 @@ and the ops files (alert rules, Grafana dashboard) naming only metrics that are 
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,9 +27,10 @@ from enrollpay.jobs.service import enqueue
 from enrollpay.kit.clock import utcnow
 from enrollpay.metrics import record_reconciliation_repairs
 from enrollpay.payments.gateway.errors import GatewayRejected
+from enrollpay.payments.gateway.factory import job_gateway
 from enrollpay.webhooks.service import PROCESS_EVENT_JOB
 from tests.courses.factories import create_course
-from tests.enrollments.helpers import API, initialize, pay, verify
+from tests.enrollments.helpers import API, drain_jobs, initialize, pay, verify
 from tests.webhooks.conftest import SAMPLES, SECRET, deliver
 
 ROOT = Path(__file__).parent.parent
@@ -226,6 +232,79 @@ async def test_process_wide_worker_counters_are_exposed_by_every_app(client):
     record_reconciliation_repairs(2)
     record_reconciliation_repairs(0)
     assert (await scrape(client)).value("reconciliation_repairs_total") == before + 2
+
+
+async def test_the_worker_counts_job_runs_processed_webhooks_and_its_gateway_calls(
+    client, db, settings
+):
+    """What the job worker does is counted process-wide (exposed by every app; `enrollpay
+    worker` serves the same registry on its port)."""
+    before = await scrape(client)
+    received = await deliver(client, SAMPLES["payment.captured"], event_id="EvtWorkerMetrics1")
+    assert received.status_code == 200
+    await drain_jobs(db, settings)
+    with pytest.raises(GatewayRejected):
+        await job_gateway(settings, db).fetch_payment("pay_doesnotexist1")
+
+    after = await scrape(client)
+
+    def grew(name: str, **labels: str) -> float:
+        return after.value(name, **labels) - before.value(name, **labels)
+
+    assert grew("jobs_runs_total", kind=PROCESS_EVENT_JOB, outcome="done") == 1
+    assert grew("job_run_duration_seconds_count", kind=PROCESS_EVENT_JOB) == 1
+    # The sample payment is not one of ours: handed over, and the row still ends processed.
+    assert grew("razorpay_webhook_events_processed_total", status="processed") == 1
+    assert grew("job_razorpay_api_errors_total", operation="fetch_payment", kind="4xx") == 1
+    # The request-side series are the app's own and did not move.
+    assert grew("razorpay_api_errors_total", operation="fetch_payment", kind="4xx") == 0
+
+
+def test_enrollpay_worker_serves_metrics_on_its_port(tmp_path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/worker.db",
+        "VAR_DIR": str(tmp_path),
+        "WORKER_METRICS_PORT": str(port),
+    }
+    enrollpay = Path(sys.executable).with_name("enrollpay")
+    subprocess.run([str(enrollpay), "migrate"], env=env, check=True, capture_output=True)
+    process = subprocess.Popen(
+        [str(enrollpay), "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1)
+                if "jobs_pending" in response.text:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "the worker did not serve metrics"
+            time.sleep(0.2)
+        names = Scrape(response.text).exposed_names()
+        assert {
+            "jobs_pending",
+            "jobs_dead",
+            "jobs_runs_total",
+            "job_razorpay_api_request_duration_seconds_count",
+            "razorpay_webhook_events_processed_total",
+            "reconciliation_repairs_total",
+        } <= names
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    assert process.returncode in (0, -15)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 # ---- the ops files ------------------------------------------------------------------------------

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     WORKER_CONCURRENCY: int = Field(4, ge=1, le=256)
     WORKER_POLL_INTERVAL_SECONDS: float = Field(1.0, gt=0, le=60)
     JOB_LEASE_SECONDS: int = Field(300, ge=5, le=24 * 3600)
+    # `enrollpay worker` serves Prometheus metrics on this port (all interfaces); unset: none.
+    # `serve` exposes the same counters at /metrics when the worker is embedded.
+    WORKER_METRICS_PORT: int | None = Field(None, ge=1, le=65535)
 
     # Where generated files (SQLite database, generated secret key) live in embedded mode.
     VAR_DIR: Path = Path("var")

@@ -23,10 +23,20 @@ Label choices:
 - `jobs_pending`, `jobs_oldest_pending_age_seconds` (how late the most overdue due job is; 0 when
   none is due), `jobs_dead`: read from the database at scrape time.
 - `reconciliation_repairs_total`: facts a reconciliation pass applied that nobody had reported.
+
+Process-wide, counted by the job worker (embedded in `serve`, or `enrollpay worker`, which serves
+them on WORKER_METRICS_PORT):
+- `jobs_runs_total{kind, outcome}` (`done`, `retry`, `dead`, `lease_lost`) and
+  `job_run_duration_seconds{kind}`;
+- `job_razorpay_api_request_duration_seconds` / `job_razorpay_api_errors_total`: the Razorpay
+  calls jobs make (captures, refunds, reconciliation), labelled like the request-side ones;
+- `razorpay_webhook_events_processed_total{status}`: inbox events the processing job finished,
+  by the row's resulting status (`processed`, `ignored`, `failed`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -41,6 +51,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -67,9 +78,67 @@ RECONCILIATION_REPAIRS = Counter(
 )
 
 
+JOB_RUNS = Counter(
+    "jobs_runs", "Job runs by kind and outcome", ["kind", "outcome"], registry=PROCESS_REGISTRY
+)
+JOB_RUN_DURATION = Histogram(
+    "job_run_duration_seconds",
+    "How long job runs took, by kind",
+    ["kind"],
+    registry=PROCESS_REGISTRY,
+)
+WEBHOOK_EVENTS_PROCESSED = Counter(
+    "razorpay_webhook_events_processed",
+    "Inbox events the processing job finished, by the row's resulting status",
+    ["status"],
+    registry=PROCESS_REGISTRY,
+)
+
+
 def record_reconciliation_repairs(count: int) -> None:
     if count > 0:
         RECONCILIATION_REPAIRS.inc(count)
+
+
+def record_job_run(kind: str, outcome: str, seconds: float) -> None:
+    JOB_RUNS.labels(kind, outcome).inc()
+    JOB_RUN_DURATION.labels(kind).observe(seconds)
+
+
+def record_webhook_processed(status: str) -> None:
+    WEBHOOK_EVENTS_PROCESSED.labels(status).inc()
+
+
+class GatewayCallMetrics:
+    """`razorpay_api_request_duration_seconds` and `razorpay_api_errors_total` in one registry
+    (with a name prefix for the job worker's calls, so both can be exposed together)."""
+
+    def __init__(self, registry: CollectorRegistry, *, prefix: str = "") -> None:
+        self.duration = Histogram(
+            f"{prefix}razorpay_api_request_duration_seconds",
+            "Razorpay API exchanges (each retry is one) by client operation and outcome",
+            ["operation", "outcome"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            f"{prefix}razorpay_api_errors",
+            "Failed Razorpay API exchanges by client operation and kind",
+            ["operation", "kind"],
+            registry=registry,
+        )
+
+    def gateway_call(self, operation: str, seconds: float, error_kind: str | None) -> None:
+        """Called by RazorpayClient after every HTTP exchange."""
+        if error_kind is None:
+            outcome = "success"
+        else:
+            outcome = "rejected" if error_kind == "4xx" else "error"
+            self.errors.labels(operation, error_kind).inc()
+        self.duration.labels(operation, outcome).observe(seconds)
+
+
+# The observer of the job worker's Razorpay client (payments.gateway.factory.job_gateway).
+JOB_GATEWAY_METRICS = GatewayCallMetrics(PROCESS_REGISTRY, prefix="job_")
 
 
 class _ProcessMetrics(Collector):
@@ -77,6 +146,52 @@ class _ProcessMetrics(Collector):
 
     def collect(self) -> Iterable[Metric]:
         return PROCESS_REGISTRY.collect()
+
+
+class JobGauges:
+    """`jobs_pending`, `jobs_oldest_pending_age_seconds`, `jobs_dead`, read from the database."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.pending = Gauge(
+            "jobs_pending", "Pending jobs, due or scheduled for later", registry=registry
+        )
+        self.oldest_pending_age = Gauge(
+            "jobs_oldest_pending_age_seconds",
+            "How late the most overdue pending job is (0: none is due)",
+            registry=registry,
+        )
+        self.dead = Gauge("jobs_dead", "Jobs that gave up (dead)", registry=registry)
+
+    async def refresh(self, db: Database) -> None:
+        async with db.transaction() as session:
+            stats = await jobs_repository.stats(session, now=utcnow())
+        self.pending.set(stats.pending)
+        self.oldest_pending_age.set(stats.oldest_due_age_seconds or 0.0)
+        self.dead.set(stats.dead)
+
+
+class WorkerMetrics:
+    """What `enrollpay worker` serves on WORKER_METRICS_PORT: the process-wide counters plus
+    the job gauges, refreshed every `refresh_interval` seconds while it runs."""
+
+    def __init__(self, db: Database, *, refresh_interval: float = 15.0) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(_ProcessMetrics())
+        self.jobs = JobGauges(self.registry)
+        self._db = db
+        self._refresh_interval = refresh_interval
+
+    def serve(self, port: int) -> None:
+        """Answer scrapes from a daemon thread (prometheus_client's own HTTP server)."""
+        start_http_server(port, registry=self.registry)
+
+    async def keep_jobs_fresh(self) -> None:
+        while True:
+            try:
+                await self.jobs.refresh(self._db)
+            except Exception as exc:  # scrapes still answer with the last values
+                log.warning("metrics.jobs_unavailable", error=repr(exc))
+            await asyncio.sleep(self._refresh_interval)
 
 
 # ---- per app ------------------------------------------------------------------------------
@@ -121,27 +236,8 @@ class Metrics:
             ["event", "outcome"],
             registry=registry,
         )
-        self.razorpay_api_duration = Histogram(
-            "razorpay_api_request_duration_seconds",
-            "Razorpay API exchanges (each retry is one) by client operation and outcome",
-            ["operation", "outcome"],
-            registry=registry,
-        )
-        self.razorpay_api_errors = Counter(
-            "razorpay_api_errors",
-            "Failed Razorpay API exchanges by client operation and kind",
-            ["operation", "kind"],
-            registry=registry,
-        )
-        self.jobs_pending = Gauge(
-            "jobs_pending", "Pending jobs, due or scheduled for later", registry=registry
-        )
-        self.jobs_oldest_pending_age = Gauge(
-            "jobs_oldest_pending_age_seconds",
-            "How late the most overdue pending job is (0: none is due)",
-            registry=registry,
-        )
-        self.jobs_dead = Gauge("jobs_dead", "Jobs that gave up (dead)", registry=registry)
+        self.gateway = GatewayCallMetrics(registry)
+        self.jobs = JobGauges(registry)
         registry.register(_ProcessMetrics())
 
     # ---- recording ------------------------------------------------------------------------
@@ -168,20 +264,11 @@ class Metrics:
         self.webhook_events.labels(label, outcome).inc()
 
     def gateway_call(self, operation: str, seconds: float, error_kind: str | None) -> None:
-        """Called by RazorpayClient after every HTTP exchange."""
-        if error_kind is None:
-            outcome = "success"
-        else:
-            outcome = "rejected" if error_kind == "4xx" else "error"
-            self.razorpay_api_errors.labels(operation, error_kind).inc()
-        self.razorpay_api_duration.labels(operation, outcome).observe(seconds)
+        """Called by the app's RazorpayClient after every HTTP exchange."""
+        self.gateway.gateway_call(operation, seconds, error_kind)
 
     async def refresh_jobs(self, db: Database) -> None:
-        async with db.transaction() as session:
-            stats = await jobs_repository.stats(session, now=utcnow())
-        self.jobs_pending.set(stats.pending)
-        self.jobs_oldest_pending_age.set(stats.oldest_due_age_seconds or 0.0)
-        self.jobs_dead.set(stats.dead)
+        await self.jobs.refresh(db)
 
 
 def metrics_of(request: Request) -> Metrics:

@@ -22,6 +22,7 @@ import random
 import secrets
 import signal
 import socket
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
@@ -47,6 +48,7 @@ from enrollpay.jobs.repository import LAST_ERROR_MAX_CHARS, ClaimedJob
 from enrollpay.jobs.service import enqueue_periodic
 from enrollpay.kit.clock import utcnow
 from enrollpay.logging import configure_logging
+from enrollpay.metrics import WorkerMetrics, record_job_run
 
 log = structlog.get_logger(__name__)
 
@@ -253,7 +255,13 @@ class Worker:
     # ---- running one claimed job ------------------------------------------------------------
 
     async def run_claimed(self, job: ClaimedJob) -> JobOutcome:
-        """Run a job this worker holds the lease on and record the outcome."""
+        """Run a job this worker holds the lease on and record the outcome (and count it)."""
+        started = time.perf_counter()
+        outcome = await self._run_claimed(job)
+        record_job_run(job.kind, outcome, time.perf_counter() - started)
+        return outcome
+
+    async def _run_claimed(self, job: ClaimedJob) -> JobOutcome:
         bound = log.bind(worker=self.name, job_id=job.id, kind=job.kind, attempt=job.attempts)
         spec = self.registry.get(job.kind)
         if job.attempts > job.max_attempts:
@@ -377,6 +385,12 @@ async def run_worker(settings: Settings) -> None:
     configure_logging(settings.LOG_LEVEL)
     db = Database(settings)
     worker = Worker(db, settings)
+    metrics_task = None
+    if settings.WORKER_METRICS_PORT is not None:
+        metrics = WorkerMetrics(db)
+        metrics.serve(settings.WORKER_METRICS_PORT)
+        metrics_task = asyncio.create_task(metrics.keep_jobs_fresh())
+        log.info("jobs.metrics_listening", port=settings.WORKER_METRICS_PORT)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
@@ -395,6 +409,8 @@ async def run_worker(settings: Settings) -> None:
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
+        if metrics_task is not None:
+            metrics_task.cancel()
         try:
             await worker.stop()
         finally:

@@ -14,6 +14,7 @@ import structlog
 from enrollpay.jobs import JobContext, PermanentJobError, job_handler, periodic
 from enrollpay.jobs.worker import describe_error
 from enrollpay.kit.clock import utcnow
+from enrollpay.metrics import record_webhook_processed
 from enrollpay.webhooks import service
 from enrollpay.webhooks.models import WebhookEventStatus
 
@@ -42,6 +43,8 @@ async def process_razorpay_event(ctx: JobContext) -> None:
                 now=utcnow(),
             )
         raise
+    if result.ran and result.status is not None:
+        record_webhook_processed(result.status)
     if result.status is None:
         log.warning("webhooks.inbox_row_missing", inbox_id=inbox_id)
     elif result.ran and result.status == WebhookEventStatus.failed:

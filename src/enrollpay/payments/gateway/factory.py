@@ -20,6 +20,7 @@ import httpx
 
 from enrollpay.config import Settings
 from enrollpay.db.engine import Database
+from enrollpay.metrics import JOB_GATEWAY_METRICS
 from enrollpay.payments.gateway.razorpay import RazorpayClient
 
 RAZORPAY_API_BASE = "https://api.razorpay.com"
@@ -101,6 +102,8 @@ def job_gateway(settings: Settings, db: Database) -> RazorpayClient:
             from enrollpay.sandbox.config import derive_sandbox_config
 
             sandbox_app = create_sandbox_app(derive_sandbox_config(settings), database=lambda: db)
-        db.job_gateway = build_gateway(settings, sandbox_app=sandbox_app)
+        db.job_gateway = build_gateway(
+            settings, sandbox_app=sandbox_app, observer=JOB_GATEWAY_METRICS
+        )
     client: RazorpayClient = db.job_gateway
     return client
