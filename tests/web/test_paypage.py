@@ -17,6 +17,8 @@ import pytest
 import stamina
 from sqlalchemy import func, select, update
 
+from enrollpay.abuse.models import PaymentAttemptLog
+from enrollpay.auth.ratelimit import VERIFY_PER_LEARNER
 from enrollpay.enrollments import paylink
 from enrollpay.enrollments.checkout import BUSINESS_NAME
 from enrollpay.enrollments.models import Enrollment
@@ -318,6 +320,38 @@ async def test_a_callback_without_a_result_is_refused(client, make_user, course)
     assert (await payment_status(client, started.headers, started.enrollment_id))[
         "enrollment_status"
     ] == "pending"
+
+
+async def test_callbacks_are_logged_and_count_against_the_verify_limit(
+    app, client, db, make_user, course
+):
+    started = await start(client, make_user, course)
+    paid = await pay(client, started.order_id)
+    forged = {**success_form(paid), "razorpay_signature": "0" * 64}
+    assert (await client.post(started.callback, data=forged)).status_code == 400
+    assert (await client.post(started.callback, data=success_form(paid))).status_code == 303
+    async with db.transaction() as session:
+        rows = (
+            await session.scalars(
+                select(PaymentAttemptLog)
+                .where(PaymentAttemptLog.action == "callback")
+                .order_by(PaymentAttemptLog.id)
+            )
+        ).all()
+    assert [(r.outcome, r.user_id, r.enrollment_id) for r in rows] == [
+        ("invalid_signature", started.user.id, started.enrollment_id),
+        ("success", started.user.id, started.enrollment_id),
+    ]
+    assert rows[0].amount == 589882 and rows[0].client_ip  # ₹4,999 + 18 % GST, in paise
+
+    # The learner's verify allowance, shared with the API's verify-payment, runs out.
+    limiter = app.state.rate_limiter
+    while await limiter.hit(VERIFY_PER_LEARNER, "verify-learner", started.user.id):
+        pass
+    throttled = await client.post(started.callback, data=success_form(paid))
+    assert throttled.status_code == 429
+    assert int(throttled.headers["retry-after"]) >= 1
+    assert "Too many attempts" in throttled.text
 
 
 async def test_gateway_down_is_503_and_the_payment_is_confirmed_later(client, make_user, course):

@@ -176,6 +176,7 @@ class AttemptAction(StrEnum):
     initialize = "initialize"
     verify = "verify"
     retry = "retry"
+    callback = "callback"  # the hosted payment page's Checkout callback (web/paypage.py)
 
 
 @dataclass
@@ -188,7 +189,7 @@ class AttemptAudit:
 
 @asynccontextmanager
 async def audit_payment_attempt(
-    request: Request, user: User, action: AttemptAction, enrollment_id: str | None = None
+    request: Request, user_id: str, action: AttemptAction, enrollment_id: str | None = None
 ) -> AsyncIterator[AttemptAudit]:
     """One `payment_attempt_log` row per checkout call, whatever happens: `success` or the
     error code. Written in its own short transaction (the checkout runs outside the request's)."""
@@ -207,16 +208,16 @@ async def audit_payment_attempt(
             db: Database = request.app.state.db
             async with db.transaction() as session:
                 await _write_attempt(
-                    session, request, user, action, audit, audit.outcome or outcome
+                    session, request, user_id, action, audit, audit.outcome or outcome
                 )
         except Exception:  # the audit must never hide the answer
-            log.exception("payment_attempt_log_failed", action=action.value, user_id=user.id)
+            log.exception("payment_attempt_log_failed", action=action.value, user_id=user_id)
 
 
 async def _write_attempt(
     session: AsyncSession,
     request: Request,
-    user: User,
+    user_id: str,
     action: AttemptAction,
     audit: AttemptAudit,
     outcome: str,
@@ -226,12 +227,12 @@ async def _write_attempt(
     enrollment_id = audit.enrollment_id[:64] if audit.enrollment_id else None
     if enrollment_id is not None and has_prefix(enrollment_id, "enr"):
         enrollment = await session.get(Enrollment, enrollment_id)
-        if enrollment is not None and enrollment.user_id == user.id:
+        if enrollment is not None and enrollment.user_id == user_id:
             amount, currency = enrollment.total_payable, enrollment.currency
     session.add(
         PaymentAttemptLog(
             id=new_id("pal"),
-            user_id=user.id,
+            user_id=user_id,
             enrollment_id=enrollment_id,
             action=action.value,
             client_ip=client_ip(request)[:64],

@@ -129,7 +129,7 @@ async def initialize_enrollment(
             raise
         return StoredResponse(status_code, response.model_dump(mode="json"))
 
-    async with audit_payment_attempt(request, user, AttemptAction.initialize) as audit:
+    async with audit_payment_attempt(request, user.id, AttemptAction.initialize) as audit:
         await limiter.consume(INITIALIZE_PER_LEARNER, "initialize-learner", user.id)
         if body.coupon_code:
             await abuse.guard_coupon(limiter, coupon_client)
@@ -163,7 +163,7 @@ async def initialize_enrollment(
 async def verify_payment(
     request: Request, enrollment_id: str, body: VerifyPaymentRequest, user: UserOutsideTransaction
 ) -> PaymentStatusOut:
-    async with audit_payment_attempt(request, user, AttemptAction.verify, enrollment_id):
+    async with audit_payment_attempt(request, user.id, AttemptAction.verify, enrollment_id):
         await _limiter(request).consume(VERIFY_PER_LEARNER, "verify-learner", user.id)
         with metrics_of(request).operation("verify"):
             return await checkout.verify_payment(
@@ -204,7 +204,7 @@ async def payment_status(
 async def retry_payment(
     request: Request, enrollment_id: str, user: UserOutsideTransaction
 ) -> JSONResponse:
-    async with audit_payment_attempt(request, user, AttemptAction.retry, enrollment_id):
+    async with audit_payment_attempt(request, user.id, AttemptAction.retry, enrollment_id):
         await _limiter(request).consume(RETRY_PER_LEARNER, "retry-learner", user.id)
         await _guard_new_payment(request, user)
         with metrics_of(request).operation("retry"):

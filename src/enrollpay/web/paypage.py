@@ -21,13 +21,15 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from enrollpay.abuse.service import AttemptAction, audit_payment_attempt
+from enrollpay.auth.ratelimit import VERIFY_PER_LEARNER, RateLimiter
 from enrollpay.config import Settings
 from enrollpay.courses.models import Course
 from enrollpay.db.engine import Database
 from enrollpay.enrollments import checkout, paylink
 from enrollpay.enrollments import repository as enrollments_repository
 from enrollpay.enrollments.models import Enrollment, EnrollmentStatus
-from enrollpay.errors import error_response
+from enrollpay.errors import TooManyRequests, error_response
 from enrollpay.kit.clock import utcnow
 from enrollpay.payments import repository as payments_repository
 from enrollpay.payments.gateway.factory import gateway_credentials
@@ -296,22 +298,52 @@ async def _payment_of(db: Database, enrollment_id: str, order_id: str) -> Paymen
 
 @router.post("/pay/{enrollment_id}/callback")
 async def checkout_callback(request: Request, enrollment_id: str, t: str | None = None) -> Response:
+    """Counted against the learner's verify limit and written to the payment-attempt log
+    (action `callback`), like the API's verify-payment."""
     db, gateway, settings = _state(request)
     if not paylink.token_allows(settings, t, enrollment_id):
         return _invalid_link(request)
     assert t is not None
-    form = await _form(request)
-    if all(form.get(name) for name in SUCCESS_FIELDS):
-        return await _on_success(request, db, gateway, settings, enrollment_id, t, form)
-    if any(name.startswith(ERROR_FIELD_PREFIX) for name in form):
-        return await _on_failure(request, db, gateway, enrollment_id, t, form)
-    return _message(
-        request,
-        400,
-        "This is not a payment result",
-        "Nothing was changed.",
-        link=(_page_url(enrollment_id, t), "Back to the payment page"),
-    )
+    loaded = await _load(db, enrollment_id)
+    if loaded is None:
+        return _invalid_link(request)
+    user_id = loaded.user.id
+    async with audit_payment_attempt(
+        request, user_id, AttemptAction.callback, enrollment_id
+    ) as audit:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        if not await limiter.hit(VERIFY_PER_LEARNER, "verify-learner", user_id):
+            audit.outcome = TooManyRequests.code
+            response = _message(
+                request,
+                429,
+                "Too many attempts",
+                "This payment was checked too many times in a short while. Wait a few "
+                "minutes, then open the payment page again.",
+                "If money was taken, your enrollment is confirmed automatically as soon as "
+                "Razorpay tells us.",
+                link=(_page_url(enrollment_id, t), "Back to the payment page"),
+            )
+            retry_after = await limiter.retry_after(VERIFY_PER_LEARNER, "verify-learner", user_id)
+            response.headers["Retry-After"] = str(retry_after)
+            return response
+        form = await _form(request)
+        if all(form.get(name) for name in SUCCESS_FIELDS):
+            audit.outcome, response = await _on_success(
+                request, db, gateway, settings, enrollment_id, t, form
+            )
+            return response
+        if any(name.startswith(ERROR_FIELD_PREFIX) for name in form):
+            audit.outcome = "payment_failed"
+            return await _on_failure(request, db, gateway, enrollment_id, t, form)
+        audit.outcome = "not_a_payment_result"
+        return _message(
+            request,
+            400,
+            "This is not a payment result",
+            "Nothing was changed.",
+            link=(_page_url(enrollment_id, t), "Back to the payment page"),
+        )
 
 
 async def _on_success(
@@ -322,7 +354,8 @@ async def _on_success(
     enrollment_id: str,
     token: str,
     form: dict[str, str],
-) -> Response:
+) -> tuple[str, Response]:
+    """The outcome for the payment-attempt log, and the answer."""
     payment = await _payment_of(db, enrollment_id, form["razorpay_order_id"])
     try:
         if payment is None:
@@ -335,9 +368,9 @@ async def _on_success(
             form["razorpay_payment_id"],
             form["razorpay_signature"],
         )
-    except checkout.InvalidSignature:
+    except checkout.InvalidSignature as exc:
         log.warning("paypage.invalid_signature", enrollment_id=enrollment_id)
-        return _message(
+        return exc.code, _message(
             request,
             400,
             "We could not verify this payment",
@@ -348,7 +381,7 @@ async def _on_success(
             link=(_page_url(enrollment_id, token), "Back to the payment page"),
         )
     except checkout.PaymentGatewayUnavailable as exc:
-        return _message(
+        return exc.code, _message(
             request,
             exc.status_code,
             "Your payment is being confirmed",
@@ -357,7 +390,7 @@ async def _on_success(
             "automatically within a few minutes, as soon as Razorpay tells us.",
             link=(_page_url(enrollment_id, token), "Check again"),
         )
-    return await _after_checkout(request, db, enrollment_id, token)
+    return "success", await _after_checkout(request, db, enrollment_id, token)
 
 
 async def _on_failure(
