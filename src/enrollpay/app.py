@@ -21,6 +21,7 @@ from enrollpay.db.engine import Database
 from enrollpay.enrollments.endpoints import router as enrollments_router
 from enrollpay.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from enrollpay.health import router as health_router
+from enrollpay.jobs.endpoints import admin_router as admin_jobs_router
 from enrollpay.jobs.worker import Worker
 from enrollpay.logging import configure_logging
 from enrollpay.metrics import HttpMetricsMiddleware, Metrics
@@ -48,6 +49,7 @@ from enrollpay.web.paypage import router as paypage_router
 from enrollpay.web.pwa import router as pwa_router
 from enrollpay.web.session_pages import router as session_pages_router
 from enrollpay.web.templating import STATIC_PATH, static_files
+from enrollpay.webhooks.endpoints import admin_router as admin_webhooks_router
 from enrollpay.webhooks.endpoints import router as webhooks_router
 
 API_PREFIX = "/api/v1"
@@ -111,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     admin.include_router(admin_coupons_router)
     admin.include_router(admin_refunds_router)
     admin.include_router(admin_reconciliation_router)
+    admin.include_router(admin_webhooks_router)
+    admin.include_router(admin_jobs_router)
     admin.include_router(admin_platforms_router)
     admin.include_router(admin_outbound_router)
     admin.include_router(admin_analytics_router)

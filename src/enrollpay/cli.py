@@ -146,6 +146,7 @@ def create_api_key(settings: Settings, name: str, platform_name: str) -> None:
     KEY=$(enrollpay create-api-key --name …) keeps it; it is never shown again."""
     from pydantic import ValidationError
 
+    from enrollpay.admin.service import record_admin_action
     from enrollpay.db.engine import Database
     from enrollpay.platform import keys, service
     from enrollpay.platform.models import Platform
@@ -163,7 +164,26 @@ def create_api_key(settings: Settings, name: str, platform_name: str) -> None:
         try:
             async with db.transaction() as session:
                 platform, created = await service.platform_named(session, platform_name)
-                return platform, created, await keys.issue_key(session, platform, name=name)
+                if created:
+                    await record_admin_action(
+                        session,
+                        None,
+                        "platform.create",
+                        target_type="platform",
+                        target_id=platform.id,
+                        details={"name": platform.name, "sso_issuer": None},
+                    )
+                issued = await keys.issue_key(session, platform, name=name)
+                # The trail names the key, never the key itself.
+                await record_admin_action(
+                    session,
+                    None,
+                    "api_key.create",
+                    target_type="api_key",
+                    target_id=issued.api_key.id,
+                    details={"name": issued.api_key.name, "platform_id": platform.id},
+                )
+                return platform, created, issued
         finally:
             await db.dispose()
 
@@ -190,6 +210,7 @@ def create_api_key(settings: Settings, name: str, platform_name: str) -> None:
 def revoke_api_key(settings: Settings, key_id: str) -> None:
     """Revoke an API key (key_…): calls with it are refused at once. Running it again is
     harmless."""
+    from enrollpay.admin.service import record_admin_action
     from enrollpay.db.engine import Database
     from enrollpay.errors import NotFound
     from enrollpay.kit.clock import utcnow
@@ -200,7 +221,18 @@ def revoke_api_key(settings: Settings, key_id: str) -> None:
         db = Database(settings)
         try:
             async with db.transaction() as session:
-                return await keys.revoke_key(session, key_id, now=utcnow())
+                now = utcnow()
+                api_key = await keys.revoke_key(session, key_id, now=now)
+                if api_key.revoked_at == now:  # revoked by this run, not an earlier one
+                    await record_admin_action(
+                        session,
+                        None,
+                        "api_key.revoke",
+                        target_type="api_key",
+                        target_id=api_key.id,
+                        details={"name": api_key.name, "platform_id": api_key.platform_id},
+                    )
+                return api_key
         finally:
             await db.dispose()
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from enrollpay.abuse import repository, service
 from enrollpay.abuse.schemas import PaymentAttemptOut, RiskFlagOut
+from enrollpay.admin.service import record_admin_action
 from enrollpay.auth.dependencies import AdminUser
 from enrollpay.db.session import SessionDep
 from enrollpay.kit.clock import utcnow
@@ -49,7 +50,17 @@ async def list_risk_flags(
     summary="Mark a risk flag reviewed (repeating it keeps the first review)",
 )
 async def review_risk_flag(flag_id: str, admin: AdminUser, session: SessionDep) -> RiskFlagOut:
-    flag = await service.review_flag(session, flag_id, admin, now=utcnow())
+    now = utcnow()
+    flag = await service.review_flag(session, flag_id, admin, now=now)
+    if flag.reviewed_at == now:  # reviewed by this call, not an earlier one
+        await record_admin_action(
+            session,
+            admin,
+            "risk_flag.review",
+            target_type="risk_flag",
+            target_id=flag.id,
+            details={"kind": flag.kind, "subject": flag.subject},
+        )
     return RiskFlagOut.model_validate(flag)
 
 

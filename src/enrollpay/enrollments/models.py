@@ -85,6 +85,9 @@ class Enrollment(TimestampMixin, Base):
         Index("ix_enrollments_course_id_status", "course_id", "status"),
         # Coupon redemptions held: live enrollments with a coupon (globally and per user).
         Index("ix_enrollments_coupon_id_status", "coupon_id", "status"),
+        # The admin search (migration 0017): a learner's enrollments, or one status, newest first.
+        Index("ix_enrollments_user_id_id", "user_id", "id"),
+        Index("ix_enrollments_status_id", "status", "id"),
         CheckConstraint(STATUS_CHECK_SQL, name="status"),
         CheckConstraint(
             "original_amount >= 0 AND course_discount >= 0 AND coupon_discount >= 0 "

@@ -241,3 +241,22 @@ async def delete_done_before(session: AsyncSession, cutoff: datetime, *, limit: 
     if ids:
         await session.execute(jobs.delete().where(Job.id.in_(ids)))
     return len(ids)
+
+
+async def list_jobs(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    kind: str | None,
+    before_id: str | None,
+    limit: int,
+) -> list[Job]:
+    """Newest first (ids sort by time of creation), older than the cursor id."""
+    stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+    if status is not None:
+        stmt = stmt.where(Job.status == status)
+    if kind is not None:
+        stmt = stmt.where(Job.kind == kind)
+    if before_id is not None:
+        stmt = stmt.where(Job.id < before_id)
+    return list((await session.execute(stmt)).scalars())

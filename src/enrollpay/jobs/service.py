@@ -13,11 +13,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from enrollpay.errors import Conflict, NotFound
 from enrollpay.jobs import repository
 from enrollpay.jobs.models import JobStatus
 from enrollpay.jobs.registry import registry
+from enrollpay.jobs.schemas import JobDetail, JobSummary
 from enrollpay.kit.clock import utcnow
-from enrollpay.kit.ids import new_id
+from enrollpay.kit.ids import has_prefix, new_id
+from enrollpay.kit.pagination import Page, checked_cursor
 
 
 async def enqueue(
@@ -86,3 +89,52 @@ async def enqueue_periodic(
     slot = int(now.timestamp() // interval_seconds)
     payload = {"slot": slot, "interval_seconds": interval_seconds}
     return await enqueue(session, name, payload, dedupe_key=periodic_dedupe_key(name, slot))
+
+
+# ---- admin --------------------------------------------------------------------------------------
+
+
+class JobNotDead(Conflict):
+    code = "job_not_dead"
+    message = "Only a dead job can be retried; this one is still queued, running or done."
+    hint = "A pending or running job retries by itself; a done job has nothing left to do."
+
+
+async def job_page(
+    session: AsyncSession,
+    *,
+    status: JobStatus | None = None,
+    kind: str | None = None,
+    cursor: str | None = None,
+    limit: int,
+) -> Page[JobSummary]:
+    """The jobs table, newest first; `next_cursor` continues with older jobs."""
+    rows = await repository.list_jobs(
+        session,
+        status=status,
+        kind=kind,
+        before_id=checked_cursor(cursor, "job"),
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    return Page[JobSummary](
+        items=[JobSummary.model_validate(row) for row in page],
+        next_cursor=page[-1].id if len(rows) > limit else None,
+    )
+
+
+async def get_job(session: AsyncSession, job_id: str) -> JobDetail:
+    job = await repository.get(session, job_id) if has_prefix(job_id, "job") else None
+    if job is None:
+        raise NotFound("No such job.")
+    return JobDetail.model_validate(job)
+
+
+async def retry_job(session: AsyncSession, job_id: str, *, now: datetime) -> JobDetail:
+    """A dead job gets a fresh set of attempts, due now; anything else is `JobNotDead` (409),
+    so two admins pressing Retry together start it once."""
+    await get_job(session, job_id)  # an unknown id is a 404, not a 409
+    if not await repository.retry_dead(session, job_id, now=now):
+        current = await get_job(session, job_id)  # as it is now, after any concurrent retry
+        raise JobNotDead(details={"status": current.status})
+    return await get_job(session, job_id)

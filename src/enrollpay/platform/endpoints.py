@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 
+from enrollpay.admin.service import record_admin_action
 from enrollpay.auth.dependencies import AdminUser, CurrentPlatform
 from enrollpay.courses import service as courses_service
 from enrollpay.courses.schemas import CourseAdminOut
@@ -59,9 +60,18 @@ def _created_or_updated(response: Response, created: bool) -> None:
     responses={409: documented("platform_name_taken, sso_issuer_taken")},
 )
 async def admin_create_platform(
-    body: PlatformCreate, _admin: AdminUser, session: SessionDep
+    body: PlatformCreate, admin: AdminUser, session: SessionDep
 ) -> PlatformOut:
-    return PlatformOut.of(await service.create_platform(session, body))
+    platform = await service.create_platform(session, body)
+    await record_admin_action(
+        session,
+        admin,
+        "platform.create",
+        target_type="platform",
+        target_id=platform.id,
+        details={"name": platform.name, "sso_issuer": platform.sso_issuer},
+    )
+    return PlatformOut.of(platform)
 
 
 @admin_router.get("/platforms", response_model=Page[PlatformOut], summary="All platforms")
@@ -92,10 +102,23 @@ async def admin_get_platform(
     responses={409: documented("platform_name_taken, sso_issuer_taken")},
 )
 async def admin_update_platform(
-    platform_id: str, body: PlatformPatch, _admin: AdminUser, session: SessionDep
+    platform_id: str, body: PlatformPatch, admin: AdminUser, session: SessionDep
 ) -> PlatformOut:
     platform = await service.get_platform_or_404(session, platform_id)
-    return PlatformOut.of(await service.update_platform(session, platform, body))
+    before = {name: getattr(platform, name) for name in body.model_fields_set}
+    await service.update_platform(session, platform, body)
+    # Field names only: the values may include the SSO shared secret.
+    changed = sorted(name for name, value in before.items() if getattr(platform, name) != value)
+    if changed:
+        await record_admin_action(
+            session,
+            admin,
+            "platform.update",
+            target_type="platform",
+            target_id=platform.id,
+            details={"fields": changed},
+        )
+    return PlatformOut.of(platform)
 
 
 @admin_router.post(
@@ -113,6 +136,14 @@ async def admin_create_api_key(
 ) -> ApiKeyCreated:
     platform = await service.get_platform_or_404(session, platform_id)
     issued = await keys.issue_key(session, platform, name=body.name, created_by=admin.id)
+    await record_admin_action(
+        session,
+        admin,
+        "api_key.create",
+        target_type="api_key",
+        target_id=issued.api_key.id,
+        details={"name": issued.api_key.name, "platform_id": platform.id},
+    )
     response.headers["Cache-Control"] = "no-store"  # a secret: no cache may keep it
     return ApiKeyCreated(
         id=issued.api_key.id,
@@ -152,8 +183,19 @@ async def admin_list_api_keys(
     response_model=ApiKeyOut,
     summary="Revoke an API key at once (revoking it again changes nothing)",
 )
-async def admin_revoke_api_key(key_id: str, _admin: AdminUser, session: SessionDep) -> ApiKeyOut:
-    return ApiKeyOut.model_validate(await keys.revoke_key(session, key_id, now=utcnow()))
+async def admin_revoke_api_key(key_id: str, admin: AdminUser, session: SessionDep) -> ApiKeyOut:
+    now = utcnow()
+    api_key = await keys.revoke_key(session, key_id, now=now)
+    if api_key.revoked_at == now:  # revoked by this call, not an earlier one
+        await record_admin_action(
+            session,
+            admin,
+            "api_key.revoke",
+            target_type="api_key",
+            target_id=api_key.id,
+            details={"name": api_key.name, "platform_id": api_key.platform_id},
+        )
+    return ApiKeyOut.model_validate(api_key)
 
 
 # ---- API keys -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
+from enrollpay.admin.service import record_admin_action
 from enrollpay.auth.dependencies import AdminUser
 from enrollpay.db.session import SessionDep
 from enrollpay.errors import documented
@@ -33,6 +34,9 @@ admin_router = APIRouter(tags=["outbound webhooks"])
 DISABLED: dict[int | str, dict[str, Any]] = {
     409: documented("invalid_state: the endpoint is disabled")
 }
+# An update's audit entry names the fields that changed, never their values: a URL may carry
+# the receiver's token in its query string.
+_AUDITED_FIELDS = ("url", "description", "event_types", "is_enabled")
 
 
 @admin_router.post(
@@ -47,9 +51,18 @@ DISABLED: dict[int | str, dict[str, Any]] = {
     ),
 )
 async def create_endpoint(
-    body: EndpointCreate, _admin: AdminUser, session: SessionDep
+    body: EndpointCreate, admin: AdminUser, session: SessionDep
 ) -> EndpointWithSecret:
-    return await outbound.create_endpoint(session, body)
+    created = await outbound.create_endpoint(session, body)
+    await record_admin_action(
+        session,
+        admin,
+        "webhook_endpoint.create",
+        target_type="webhook_endpoint",
+        target_id=created.id,
+        details={"platform_id": created.platform_id, "event_types": created.event_types},
+    )
+    return created
 
 
 @admin_router.get(
@@ -81,10 +94,25 @@ async def get_endpoint(endpoint_id: str, _admin: AdminUser, session: SessionDep)
     summary="Change the URL, description or event types; enable or disable",
 )
 async def update_endpoint(
-    endpoint_id: str, body: EndpointPatch, _admin: AdminUser, session: SessionDep
+    endpoint_id: str, body: EndpointPatch, admin: AdminUser, session: SessionDep
 ) -> EndpointOut:
     endpoint = await outbound.get_endpoint_or_404(session, endpoint_id)
-    return await outbound.update_endpoint(session, endpoint, body)
+    before = {name: getattr(endpoint, name) for name in _AUDITED_FIELDS}
+    updated = await outbound.update_endpoint(session, endpoint, body)
+    changed = sorted(name for name, value in before.items() if getattr(endpoint, name) != value)
+    if changed:
+        details: dict[str, Any] = {"fields": changed}
+        if "is_enabled" in changed:
+            details["is_enabled"] = endpoint.is_enabled
+        await record_admin_action(
+            session,
+            admin,
+            "webhook_endpoint.update",
+            target_type="webhook_endpoint",
+            target_id=endpoint.id,
+            details=details,
+        )
+    return updated
 
 
 @admin_router.post(
@@ -93,10 +121,18 @@ async def update_endpoint(
     summary="Replace the signing secret; the old one also signs for 24 hours",
 )
 async def rotate_secret(
-    endpoint_id: str, _admin: AdminUser, session: SessionDep
+    endpoint_id: str, admin: AdminUser, session: SessionDep
 ) -> EndpointWithSecret:
     endpoint = await outbound.get_endpoint_or_404(session, endpoint_id)
-    return await outbound.rotate_secret(session, endpoint)
+    rotated = await outbound.rotate_secret(session, endpoint)
+    await record_admin_action(
+        session,
+        admin,
+        "webhook_endpoint.rotate_secret",
+        target_type="webhook_endpoint",
+        target_id=endpoint.id,
+    )
+    return rotated
 
 
 @admin_router.post(
@@ -106,9 +142,18 @@ async def rotate_secret(
     summary="Send an endpoint.test event to this endpoint (delivered and retried as usual)",
     responses=DISABLED,
 )
-async def send_test(endpoint_id: str, _admin: AdminUser, session: SessionDep) -> SentTestEvent:
+async def send_test(endpoint_id: str, admin: AdminUser, session: SessionDep) -> SentTestEvent:
     endpoint = await outbound.get_endpoint_or_404(session, endpoint_id)
-    return await outbound.send_test(session, endpoint)
+    sent = await outbound.send_test(session, endpoint)
+    await record_admin_action(
+        session,
+        admin,
+        "webhook_endpoint.test",
+        target_type="webhook_endpoint",
+        target_id=endpoint.id,
+        details={"delivery_id": sent.delivery_id, "message_id": sent.message_id},
+    )
+    return sent
 
 
 @admin_router.get(
@@ -151,5 +196,14 @@ async def get_delivery(delivery_id: str, _admin: AdminUser, session: SessionDep)
     summary="Send the same message (same webhook-id) again now, with a fresh retry schedule",
     responses=DISABLED,
 )
-async def redeliver(delivery_id: str, _admin: AdminUser, session: SessionDep) -> DeliveryDetail:
-    return await outbound.redeliver(session, delivery_id)
+async def redeliver(delivery_id: str, admin: AdminUser, session: SessionDep) -> DeliveryDetail:
+    delivery = await outbound.redeliver(session, delivery_id)
+    await record_admin_action(
+        session,
+        admin,
+        "webhook_delivery.redeliver",
+        target_type="webhook_delivery",
+        target_id=delivery.id,
+        details={"endpoint_id": delivery.endpoint_id, "message_id": delivery.message_id},
+    )
+    return delivery

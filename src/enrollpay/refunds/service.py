@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from enrollpay.admin.service import record_admin_action
 from enrollpay.config import Settings
 from enrollpay.courses.models import Course
 from enrollpay.db.engine import Database
@@ -152,7 +153,8 @@ async def request_admin_refund(
     amount: int | None,
     reason: str,
 ) -> Refund:
-    """Full (`amount` None: whatever is left) or partial, at any time."""
+    """Full (`amount` None: whatever is left) or partial, at any time; the audit trail records
+    it in the same transaction."""
     found = (
         await enrollments_repository.get_enrollment(session, enrollment_id)
         if has_prefix(enrollment_id, "enr")
@@ -180,7 +182,7 @@ async def request_admin_refund(
     amount = remaining if amount is None else amount
     if amount < MIN_REFUND:
         raise RefundNotAllowed("A refund must be at least ₹1.00 (Razorpay's minimum).")
-    return await _reserve(
+    refund = await _reserve(
         session,
         enrollment=enrollment,
         payment=payment,
@@ -190,6 +192,21 @@ async def request_admin_refund(
         reason=reason,
         requested_by=admin.id,
     )
+    await record_admin_action(
+        session,
+        admin,
+        "enrollment.refund",
+        target_type="enrollment",
+        target_id=enrollment.id,
+        enrollment_id=enrollment.id,
+        details={
+            "refund_id": refund.id,
+            "amount": to_major(amount, refund.currency),
+            "currency": refund.currency,
+            "reason": reason,
+        },
+    )
+    return refund
 
 
 async def request_automatic_refund(

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from enrollpay.web.admin import overview
+from enrollpay.web.admin import (
+    enrollments,
+    operations,
+    overview,
+    platforms,
+    risk,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(overview.router)
+router.include_router(operations.router)
+router.include_router(platforms.router)
+router.include_router(risk.router)
+router.include_router(enrollments.router)
