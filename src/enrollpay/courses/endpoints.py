@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
+from enrollpay.admin.service import record_admin_action
 from enrollpay.auth.dependencies import AdminUser, OptionalUser
 from enrollpay.config import Settings
 from enrollpay.courses import service
@@ -99,10 +100,18 @@ async def admin_list_courses(
     responses={409: documented("external_id_taken")},
 )
 async def admin_create_course(
-    body: CourseCreate, _admin: AdminUser, session: SessionDep
+    body: CourseCreate, admin: AdminUser, session: SessionDep
 ) -> CourseAdminOut:
     course = await service.create_course(session, body)
     [view] = await service.admin_views(session, [course], now=utcnow())
+    await record_admin_action(
+        session,
+        admin,
+        "course.create",
+        target_type="course",
+        target_id=course.id,
+        details=view.model_dump(mode="json", include=set(CourseCreate.model_fields)),
+    )
     return view
 
 
@@ -122,9 +131,23 @@ async def admin_get_course(
     responses={409: documented("external_id_taken")},
 )
 async def admin_update_course(
-    course_id: str, body: CoursePatch, _admin: AdminUser, session: SessionDep
+    course_id: str, body: CoursePatch, admin: AdminUser, session: SessionDep
 ) -> CourseAdminOut:
     course = await service.get_course_or_404(session, course_id)
+    [before] = await service.admin_views(session, [course], now=utcnow())
     course = await service.update_course(session, course, body)
     [view] = await service.admin_views(session, [course], now=utcnow())
+    # The audit trail names what really changed, with the new values as the API shows them.
+    sent = body.model_fields_set
+    old = before.model_dump(mode="json", include=sent)
+    changed = {k: v for k, v in view.model_dump(mode="json", include=sent).items() if old[k] != v}
+    if changed:
+        await record_admin_action(
+            session,
+            admin,
+            "course.update",
+            target_type="course",
+            target_id=course.id,
+            details=changed,
+        )
     return view

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from enrollpay.abuse import service as abuse
+from enrollpay.admin.service import record_admin_action
 from enrollpay.auth.dependencies import AdminUser, OptionalUser
 from enrollpay.config import Settings
 from enrollpay.courses.service import get_purchasable_course
@@ -91,10 +92,18 @@ async def admin_list_coupons(
     responses={409: documented("coupon_code_taken (codes are case-insensitive)")},
 )
 async def admin_create_coupon(
-    body: CouponCreate, _admin: AdminUser, session: SessionDep
+    body: CouponCreate, admin: AdminUser, session: SessionDep
 ) -> CouponOut:
     coupon = await service.create_coupon(session, body)
     [view] = await service.coupon_views(session, [coupon])
+    await record_admin_action(
+        session,
+        admin,
+        "coupon.create",
+        target_type="coupon",
+        target_id=coupon.id,
+        details=view.model_dump(mode="json", include=set(CouponCreate.model_fields)),
+    )
     return view
 
 
@@ -112,9 +121,23 @@ async def admin_get_coupon(coupon_id: str, _admin: AdminUser, session: SessionDe
     responses={409: documented("coupon_code_taken")},
 )
 async def admin_update_coupon(
-    coupon_id: str, body: CouponPatch, _admin: AdminUser, session: SessionDep
+    coupon_id: str, body: CouponPatch, admin: AdminUser, session: SessionDep
 ) -> CouponOut:
     coupon = await service.get_coupon_or_404(session, coupon_id)
+    [before] = await service.coupon_views(session, [coupon])
     coupon = await service.update_coupon(session, coupon, body)
     [view] = await service.coupon_views(session, [coupon])
+    # The audit trail names what really changed, with the new values as the API shows them.
+    sent = body.model_fields_set
+    old = before.model_dump(mode="json", include=sent)
+    changed = {k: v for k, v in view.model_dump(mode="json", include=sent).items() if old[k] != v}
+    if changed:
+        await record_admin_action(
+            session,
+            admin,
+            "coupon.update",
+            target_type="coupon",
+            target_id=coupon.id,
+            details=changed,
+        )
     return view

@@ -8,6 +8,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from enrollpay.web.admin import (
+    analytics,
+    catalog,
     enrollments,
     operations,
     overview,
@@ -21,3 +23,5 @@ router.include_router(operations.router)
 router.include_router(platforms.router)
 router.include_router(risk.router)
 router.include_router(enrollments.router)
+router.include_router(catalog.router)
+router.include_router(analytics.router)
