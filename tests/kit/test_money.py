@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from enrollpay.kit.money import round_half_up, to_major, to_minor
+from enrollpay.kit.money import format_money, round_half_up, to_major, to_minor
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,18 @@ def test_round_half_up():
     assert round_half_up(Decimal("1.5")) == 2
     assert round_half_up(Decimal("2.5")) == 3  # not banker's rounding
     assert round_half_up(Decimal("2.49")) == 2
+
+
+@pytest.mark.parametrize(
+    ("minor", "text"),
+    [
+        (589882, "₹5,898.82"),
+        (1234567800, "₹1,23,45,678.00"),
+        (5, "₹0.05"),
+        (0, "₹0.00"),
+        (-5, "-₹0.05"),  # a day's net can be negative (more refunded than captured)
+        (-589882, "-₹5,898.82"),
+    ],
+)
+def test_format_money_groups_the_indian_way_and_keeps_the_sign(minor, text):
+    assert format_money(minor) == text

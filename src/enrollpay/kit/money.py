@@ -43,9 +43,11 @@ def _group_indian(whole: int) -> str:
 
 
 def format_money(minor: int, currency: str = "INR") -> str:
-    """Paise → "₹5,898.82", for pages and emails."""
+    """Paise → "₹5,898.82" (a negative amount, e.g. a day's net after refunds: "-₹5,898.82"),
+    for pages and emails."""
     exponent = CURRENCY_EXPONENTS[currency]
-    whole, _, fraction = f"{to_major(minor, currency):.{exponent}f}".partition(".")
+    whole, _, fraction = f"{to_major(abs(minor), currency):.{exponent}f}".partition(".")
     symbol = CURRENCY_SYMBOLS.get(currency, currency + " ")
     text = symbol + _group_indian(int(whole))
-    return f"{text}.{fraction}" if fraction else text
+    text = f"{text}.{fraction}" if fraction else text
+    return f"-{text}" if minor < 0 else text

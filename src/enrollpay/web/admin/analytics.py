@@ -22,7 +22,6 @@ from enrollpay.db.session import SessionDep
 from enrollpay.errors import NotFound, ValidationFailed
 from enrollpay.kit.clock import utcnow
 from enrollpay.web.admin.pages import AdminPageUser, render_admin
-from enrollpay.web.templating import format_major_money
 
 router = APIRouter()
 
@@ -52,12 +51,6 @@ def percent(rate: float | None) -> str:
     if rate is None:
         return "—"
     return f"{rate * 100:.2f}".rstrip("0").rstrip(".") + "%"
-
-
-def signed_money(amount: float, currency: str) -> str:
-    """A net amount that may be negative (a day with more refunded than captured)."""
-    text = format_major_money(abs(amount), currency)
-    return f"-{text}" if amount < 0 else text
 
 
 @dataclass(frozen=True)
@@ -246,7 +239,6 @@ async def analytics_page(
         "overall": percent(report.conversion_rates.overall_conversion) if report else "",
         "charts": revenue_charts(report.revenue) if report else [],
         "csv_url": csv_url,
-        "signed_money": signed_money,
         "baseline": BASELINE,
     }
     return render_admin(request, "admin/analytics.html", context, user=admin)

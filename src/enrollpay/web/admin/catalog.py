@@ -27,7 +27,13 @@ from enrollpay.pricing import service as pricing
 from enrollpay.pricing.calculate import PriceBreakdown, calculate_price
 from enrollpay.pricing.models import DiscountType
 from enrollpay.pricing.schemas import CouponOut
-from enrollpay.web.admin.pages import AdminPageUser, next_page_url, page_cursor, render_admin
+from enrollpay.web.admin.pages import (
+    AdminPageUser,
+    admin_not_found,
+    next_page_url,
+    page_cursor,
+    render_admin,
+)
 from enrollpay.web.templating import format_major_money
 
 router = APIRouter()
@@ -151,8 +157,9 @@ async def course_page(
     try:
         course = await courses.get_course_or_404(session, course_id)
     except NotFound:
-        missing = {"title": "Course not found", "course": None}
-        return render_admin(request, "admin/course.html", missing, user=admin, status_code=404)
+        return admin_not_found(
+            request, admin, "Course not found", back_url="/admin/courses", back_label="All courses"
+        )
     now = utcnow()
     [view] = await courses.admin_views(session, [course], now=now)
     settings: Settings = request.app.state.settings
@@ -209,8 +216,9 @@ async def coupon_page(
     try:
         coupon = await pricing.get_coupon_or_404(session, coupon_id)
     except NotFound:
-        missing = {"title": "Coupon not found", "coupon": None}
-        return render_admin(request, "admin/coupon.html", missing, user=admin, status_code=404)
+        return admin_not_found(
+            request, admin, "Coupon not found", back_url="/admin/coupons", back_label="All coupons"
+        )
     [view] = await pricing.coupon_views(session, [coupon])
     context: dict[str, Any] = {
         "title": f"Coupon {view.code}",

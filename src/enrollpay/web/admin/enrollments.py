@@ -19,7 +19,13 @@ from enrollpay.enrollments.models import EnrollmentStatus
 from enrollpay.errors import NotFound
 from enrollpay.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from enrollpay.notifications.rendering import IST, format_time
-from enrollpay.web.admin.pages import AdminPageUser, next_page_url, page_cursor, render_admin
+from enrollpay.web.admin.pages import (
+    AdminPageUser,
+    admin_not_found,
+    next_page_url,
+    page_cursor,
+    render_admin,
+)
 
 router = APIRouter()
 
@@ -96,9 +102,14 @@ async def enrollment_page(
     try:
         row = await enrollments.enrollment_row(session, enrollment_id)
     except NotFound:
-        context: dict[str, Any] = {"title": "Enrollment not found", "enrollment": None}
-        return render_admin(request, "admin/enrollment.html", context, user=admin, status_code=404)
-    context = {
+        return admin_not_found(
+            request,
+            admin,
+            "Enrollment not found",
+            back_url="/admin/enrollments",
+            back_label="Search enrollments",
+        )
+    context: dict[str, Any] = {
         "title": f"Enrollment {row.enrollment.id}",
         "enrollment": await enrollments.detail_of(session, row),
         "timeline": await enrollments.timeline_of(session, row.enrollment),

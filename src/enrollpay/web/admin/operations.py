@@ -30,7 +30,13 @@ from enrollpay.refunds import service as refunds_service
 from enrollpay.refunds.models import RefundKind, RefundStatus
 from enrollpay.users import repository as users_repository
 from enrollpay.users.models import User
-from enrollpay.web.admin.pages import AdminPageUser, next_page_url, page_cursor, render_admin
+from enrollpay.web.admin.pages import (
+    AdminPageUser,
+    admin_not_found,
+    next_page_url,
+    page_cursor,
+    render_admin,
+)
 from enrollpay.web.templating import format_major_money
 from enrollpay.webhooks import service as webhooks_service
 from enrollpay.webhooks.models import BodyEncoding, WebhookEventStatus
@@ -122,10 +128,6 @@ def _render(request: Request, admin: User, name: str, title: str, **context: Any
     return render_admin(request, name, {"title": title, **helpers, **context}, user=admin)
 
 
-def _not_found(request: Request, admin: User, name: str, title: str) -> Response:
-    return render_admin(request, name, {"title": title}, user=admin, status_code=404)
-
-
 # ---- webhook inbox ------------------------------------------------------------------------------
 
 
@@ -181,7 +183,13 @@ async def webhook_event_page(
     try:
         event = await webhooks_service.get_event(session, inbox_id)
     except NotFound:
-        return _not_found(request, admin, "admin/webhook_event.html", "No such webhook event")
+        return admin_not_found(
+            request,
+            admin,
+            "No such webhook event",
+            back_url="/admin/webhook-events",
+            back_label="The webhook inbox",
+        )
     return _render(
         request,
         admin,
@@ -236,7 +244,9 @@ async def job_page(
     try:
         job = await jobs_service.get_job(session, job_id)
     except NotFound:
-        return _not_found(request, admin, "admin/job.html", "No such job")
+        return admin_not_found(
+            request, admin, "No such job", back_url="/admin/jobs?status=all", back_label="All jobs"
+        )
     related = {
         name: url for name, value in job.payload.items() if (url := console_url(value)) is not None
     }

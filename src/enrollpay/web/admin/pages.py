@@ -70,3 +70,11 @@ def render_admin(
     status_code: int = 200,
 ) -> Response:
     return render(request, name, context, user=user, status_code=status_code)
+
+
+def admin_not_found(
+    request: Request, admin: User, title: str, *, back_url: str, back_label: str
+) -> Response:
+    """The console's 404 page: an id that names nothing (mistyped, or another kind's)."""
+    context = {"title": title, "back_url": back_url, "back_label": back_label}
+    return render(request, "admin/not_found.html", context, user=admin, status_code=404)

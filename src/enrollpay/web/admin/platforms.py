@@ -22,18 +22,17 @@ from enrollpay.platform import outbound, repository, service
 from enrollpay.platform.outbound_models import DeliveryStatus
 from enrollpay.platform.outbound_schemas import EndpointOut, SubscribableEventType
 from enrollpay.platform.schemas import ApiKeyOut, PlatformOut
-from enrollpay.users.models import User
-from enrollpay.web.admin.pages import AdminPageUser, next_page_url, page_cursor, render_admin
+from enrollpay.web.admin.pages import (
+    AdminPageUser,
+    admin_not_found,
+    next_page_url,
+    page_cursor,
+    render_admin,
+)
 
 router = APIRouter()
 
 EVENT_TYPES: tuple[str, ...] = get_args(SubscribableEventType)
-
-
-def _not_found(request: Request, admin: User, heading: str) -> Response:
-    return render_admin(
-        request, "site/not_found.html", {"heading": heading}, user=admin, status_code=404
-    )
 
 
 async def _platform_names(session: AsyncSession, ids: set[str | None]) -> dict[str, str]:
@@ -75,7 +74,13 @@ async def platform_page(
     try:
         platform = await service.get_platform_or_404(session, platform_id)
     except NotFound:
-        return _not_found(request, admin, "Platform not found")
+        return admin_not_found(
+            request,
+            admin,
+            "Platform not found",
+            back_url="/admin/platforms",
+            back_label="All platforms",
+        )
     rows = await repository.list_api_keys(
         session, platform.id, after_id=page_cursor(cursor, "key"), limit=MAX_LIMIT + 1
     )
@@ -132,7 +137,13 @@ async def webhook_endpoint_page(
     try:
         endpoint = await outbound.get_endpoint_or_404(session, endpoint_id)
     except NotFound:
-        return _not_found(request, admin, "Webhook endpoint not found")
+        return admin_not_found(
+            request,
+            admin,
+            "Webhook endpoint not found",
+            back_url="/admin/webhook-endpoints",
+            back_label="All webhook endpoints",
+        )
     statuses = [s.value for s in DeliveryStatus]
     # An unknown status shows every delivery rather than an error page.
     status_filter = DeliveryStatus(status) if status in statuses else None
