@@ -30,6 +30,12 @@ TEST_SECRET_KEY = "test-secret-key-for-enrollpay-tests-0123456789"
 TEST_PASSWORD = "correct horse battery"
 
 
+def full_size() -> bool:
+    """`TEST_SIZE=full`: the proof suites (model-based, fuzzing, faults) run at full size; CI
+    and a plain `pytest` run them small, to keep the suite fast."""
+    return os.environ.get("TEST_SIZE") == "full"
+
+
 def _postgres_url() -> str | None:
     return os.environ.get("TEST_DATABASE_URL") or None
 
