@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from enrollpay.config import Settings
 from enrollpay.db.engine import Database
+from enrollpay.kit.money import to_major
+from enrollpay.kit.pagination import Page, checked_cursor
 from enrollpay.metrics import record_reconciliation_repairs
 from enrollpay.payments import repository as payments_repository
 from enrollpay.payments.facts import FactSource, GatewayFact
@@ -30,6 +33,7 @@ from enrollpay.payments.service import apply_gateway_fact
 from enrollpay.payments.state import Outcome
 from enrollpay.reconciliation import repository
 from enrollpay.reconciliation.repository import RECONCILE_REFERENCE
+from enrollpay.reconciliation.schemas import RepairOut
 from enrollpay.refunds.models import Refund
 from enrollpay.refunds.service import apply_refund_event
 from enrollpay.webhooks.parsing import RefundEvent
@@ -200,3 +204,27 @@ async def _check_later(db: Database, payment_id: str, when: datetime) -> None:
         row = await session.get(Payment, payment_id)
         if row is not None:
             row.reconcile_after = when
+
+
+async def repair_page(session: AsyncSession, *, cursor: str | None, limit: int) -> Page[RepairOut]:
+    """What reconciliation repaired, newest first (the admin API and the console)."""
+    rows = await repository.repairs(
+        session, before_id=checked_cursor(cursor, "evt"), limit=limit + 1
+    )
+    page = rows[:limit]
+    items = [
+        RepairOut(
+            id=event.id,
+            enrollment_id=enrollment_id,
+            payment_id=event.payment_id,
+            razorpay_payment_id=event.razorpay_payment_id,
+            status=event.status,
+            amount=to_major(event.amount, event.currency),
+            currency=event.currency,
+            note=event.note,
+            actions=event.actions,
+            created_at=event.created_at,
+        )
+        for event, enrollment_id in page
+    ]
+    return Page[RepairOut](items=items, next_cursor=page[-1][0].id if len(rows) > limit else None)

@@ -100,7 +100,7 @@ async def test_webhook_inbox_and_one_event(client, admin, db):
     assert f'data-api-url="/api/v1/admin/webhook-events/{processed.id}/replay"' in page.text
     assert "data-confirm=" in page.text
     failed_page = (await client.get(f"/admin/webhook-events/{failed.id}")).text
-    assert "<pre>&lt;not json&gt;</pre>" in failed_page and "/replay" in failed_page
+    assert '<pre tabindex="0">&lt;not json&gt;</pre>' in failed_page and "/replay" in failed_page
     pending_page = (await client.get(f"/admin/webhook-events/{pending.id}")).text
     assert "/replay" not in pending_page  # already queued for processing
     missing = await client.get("/admin/webhook-events/whk_nope")

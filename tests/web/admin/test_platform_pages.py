@@ -139,7 +139,7 @@ async def test_webhook_endpoint_pages_show_deliveries_with_their_attempts(
     failing = delivery_row(page.text, delivery_id)
     assert '<span class="tag">pending</span>' in failing
     assert '<td class="num">1</td>' in failing and "HTTP 503" in failing
-    assert "<pre>&lt;p&gt;down for maintenance&lt;/p&gt;</pre>" in failing  # escaped
+    assert '<pre tabindex="0">&lt;p&gt;down for maintenance&lt;/p&gt;</pre>' in failing  # escaped
     assert f'data-api-url="/api/v1/admin/webhook-deliveries/{delivery_id}/redeliver"' in failing
     assert "Failing since" in page.text
 
@@ -171,7 +171,7 @@ async def test_webhook_endpoint_pages_show_deliveries_with_their_attempts(
     assert "<code>endpoint.test</code>" in delivered
     assert '<span class="tag ok">delivered</span>' in delivered
     assert '<td class="num">2</td>' in delivered and "<summary>2 attempts</summary>" in delivered
-    assert delivered.count(" ms</td>") == 2 and "<pre>ok</pre>" in delivered
+    assert delivered.count(" ms</td>") == 2 and '<pre tabindex="0">ok</pre>' in delivered
     assert "Failing since" not in html  # the success ended the streak
     # Its actions: test, disable (asks first), rotate (secret shown once) and edit.
     assert f'data-api-url="/api/v1/admin/webhook-endpoints/{endpoint["id"]}/test"' in html

@@ -24,7 +24,7 @@ from enrollpay.kit.ids import has_prefix
 from enrollpay.kit.money import CURRENCY_EXPONENTS
 from enrollpay.kit.pagination import DEFAULT_LIMIT
 from enrollpay.notifications.rendering import format_time
-from enrollpay.reconciliation.endpoints import list_repairs
+from enrollpay.reconciliation import service as reconciliation_service
 from enrollpay.refunds import disputes
 from enrollpay.refunds import service as refunds_service
 from enrollpay.refunds.models import RefundKind, RefundStatus
@@ -293,11 +293,8 @@ async def refunds_page(request: Request, admin: AdminPageUser, session: SessionD
 async def reconciliation_page(
     request: Request, admin: AdminPageUser, session: SessionDep
 ) -> Response:
-    repairs = await list_repairs(
-        admin,
-        session,
-        cursor=page_cursor(request.query_params.get("cursor"), "evt"),
-        limit=DEFAULT_LIMIT,
+    repairs = await reconciliation_service.repair_page(
+        session, cursor=page_cursor(request.query_params.get("cursor"), "evt"), limit=DEFAULT_LIMIT
     )
     automatic = await refunds_service.refund_page(
         session,
