@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 from asgi_lifespan import LifespanManager
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from enrollpay.app import create_app
 from tests.conftest import assert_error, make_settings
@@ -51,6 +52,16 @@ async def test_unexpected_exception_is_500_with_request_id_and_no_trace(app, cli
     assert response.headers["x-request-id"] == "req-abc-12345"
     assert "secret-internal-detail" not in response.text
     assert "Traceback" not in response.text
+
+
+async def test_an_exhausted_connection_pool_is_503_not_500(app, client):
+    async def overloaded() -> None:
+        raise PoolTimeoutError("QueuePool limit of size 5 overflow 0 reached")
+
+    app.add_api_route("/api/v1/_test/overloaded", overloaded)
+    response = await client.get("/api/v1/_test/overloaded")
+    assert_error(response, 503, "service_unavailable")
+    assert response.headers["retry-after"] == "5"
 
 
 async def test_request_id_is_generated_when_missing_or_unsafe(client):

@@ -6,11 +6,14 @@ import asyncio
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from enrollpay.config import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from enrollpay.admin.invariants import InvariantReport
 
 
 def _settings() -> Settings:
@@ -331,6 +334,32 @@ def reconcile(settings: Settings) -> None:
         + (" (stopped: Razorpay rate limit, run again later)" if report.throttled else "")
     )
     if report.errors:
+        sys.exit(1)
+
+
+@main.command("check-invariants")
+@_with_settings
+def check_invariants(settings: Settings) -> None:
+    """Check SPEC §1's money promises against the database (read-only; run it with the job
+    queue drained). Exits 1 and lists the violations if any promise is broken."""
+    from enrollpay.admin.invariants import check_invariants as run_checks
+    from enrollpay.db.engine import Database
+
+    async def run() -> InvariantReport:
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                return await run_checks(session)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    for name, violations in report.violations.items():
+        click.echo(f"{'ok' if not violations else 'BROKEN':6} {name}")
+        for violation in violations:
+            click.echo(f"       {violation}")
+    click.echo(f"{report.enrollments} enrollments, {report.captured_payments} captured payments")
+    if not report.ok:
         sys.exit(1)
 
 

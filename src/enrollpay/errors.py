@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -246,6 +247,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
         log.error("database_unavailable", error=type(exc.orig).__name__ if exc.orig else None)
+        return error_response(
+            503,
+            ServiceUnavailable.code,
+            ServiceUnavailable.message,
+            details={"request_id": _request_id(request)},
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool_exhausted(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+        # Every pooled connection stayed busy for pool_timeout: overloaded, not broken.
+        log.error("database_pool_exhausted")
         return error_response(
             503,
             ServiceUnavailable.code,
