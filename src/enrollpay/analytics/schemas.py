@@ -6,8 +6,10 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from enrollpay.auth.schemas import StrictBody
 
-class CourseViewIn(BaseModel):
+
+class CourseViewIn(StrictBody):
     visitor_id: str | None = Field(
         default=None,
         min_length=8,

@@ -133,8 +133,15 @@ def check_redirect_urls(settings: Settings, *urls: str | None) -> None:
         if url is None:
             continue
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or (
-            (parts.hostname or "").lower() not in settings.allowed_redirect_hosts
+        # Browsers read "\" as "/" and drop tabs and newlines, so `https://evil\@allowed/`
+        # goes to `evil` while urlsplit sees the host `allowed`: refuse what they could
+        # read differently (backslashes, whitespace, control characters, userinfo).
+        ambiguous = any(c == "\\" or c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url)
+        if (
+            ambiguous
+            or parts.scheme not in ("http", "https")
+            or "@" in parts.netloc
+            or (parts.hostname or "").lower() not in settings.allowed_redirect_hosts
         ):
             problems.append(field_problem(name, "not an http(s) URL on an allowed host"))
     if problems:

@@ -126,14 +126,10 @@ async def learner_on_behalf(session: AsyncSession, platform: Platform, on_behalf
         learner = await users_repository.get_by_id(session, on_behalf_of)
     else:
         learner = await repository.learner_by_external_id(session, platform.id, on_behalf_of)
-    if learner is None:
+    # Someone else's account answers like an unknown one (SPEC §1.3): a platform cannot learn
+    # which user ids exist by trying them.
+    if learner is None or learner.platform_id != platform.id:
         raise LearnerNotFound()
-    if learner.platform_id != platform.id:
-        raise Forbidden(
-            "This account was not created by your platform: a platform acts only for its own "
-            "learners.",
-            hint="Create your learners with PUT /api/v1/platform/learners/{external_id}.",
-        )
     if learner.is_admin:
         raise Forbidden("A platform cannot act for an admin account.")
     if not learner.is_active:

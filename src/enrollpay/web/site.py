@@ -53,7 +53,10 @@ def render(
 
 
 def safe_next(value: str | None) -> str:
-    """Only a path on this site (never `//evil.example` or `/\\evil.example`)."""
+    """Only a path on this site (never `//evil.example` or `/\\evil.example`, nor `/<TAB>/evil`,
+    which a browser reads as `//evil`: it drops tabs and newlines from URLs)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         return "/"
     return value
