@@ -275,6 +275,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
         if exc.connection_invalidated:
             return await _database_down(request, exc)  # type: ignore[arg-type]
+        if "NUL (0x00)" in str(exc.orig):
+            # PostgreSQL text cannot hold U+0000 (psycopg refuses to send it): bad input, not a
+            # server error. (SQLite stores it; found by the contract fuzzing.)
+            return error_response(
+                422,
+                ValidationFailed.code,
+                "Text values may not contain the NUL character (U+0000).",
+                hint="Remove the \\u0000 characters from the body and the parameters.",
+            )
         return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)

@@ -57,6 +57,11 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
+# Days a report may name: keeps the date arithmetic below clear of date.min and date.max
+# (`to=0001-01-02` overflowed into a 500).
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
+
 def resolve_range(
     first: date | None, last: date | None, tz_name: str, *, now: datetime
 ) -> DateRange:
@@ -69,9 +74,14 @@ def resolve_range(
             hint="See details.fields for what to fix.",
             details={"fields": [field_problem("tz", "unknown IANA time zone", "query")]},
         ) from None
+    problems = [
+        field_problem(name, f"must be between {EARLIEST_DAY} and {LATEST_DAY}", "query")
+        for name, day in (("from", first), ("to", last))
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY
+    ]
+    raise_field_problems(problems)
     last = last or now.astimezone(tz).date()
     first = first or last - timedelta(days=DEFAULT_DAYS - 1)
-    problems = []
     if first > last:
         problems.append(field_problem("from", "must not be after `to`", "query"))
     elif (last - first).days + 1 > MAX_DAYS:

@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from enrollpay.courses.models import Course, CourseStatus
 from enrollpay.enrollments.models import LIVE_STATUSES, Enrollment
 from enrollpay.payments.models import Payment, PaymentAttempt
+from enrollpay.pricing import repository as pricing_repository
+from enrollpay.pricing.models import Coupon
 
 
 async def payment_by_order_id(session: AsyncSession, razorpay_order_id: str) -> Payment | None:
@@ -65,7 +67,9 @@ async def attempt_by_razorpay_id(
 
 async def can_revive(session: AsyncSession, enrollment: Enrollment) -> bool:
     """An expired enrollment may come back when the learner has no other live enrollment in
-    the course, the course is not archived and still has a seat (SPEC §3)."""
+    the course, the course is not archived and still has a seat (SPEC §3), and its coupon —
+    whose hold expiry released — still has room under its limits: others may have taken the
+    redemption meanwhile, and there are never more redemptions than the limit."""
     course = await session.get(Course, enrollment.course_id, with_for_update=True)
     if course is None or course.status == CourseStatus.archived:
         return False
@@ -83,4 +87,24 @@ async def can_revive(session: AsyncSession, enrollment: Enrollment) -> bool:
     )
     if enrollment.user_id in live:
         return False
-    return course.capacity is None or len(live) < course.capacity
+    if course.capacity is not None and len(live) >= course.capacity:
+        return False
+    return enrollment.coupon_id is None or await _coupon_has_room(session, enrollment)
+
+
+async def _coupon_has_room(session: AsyncSession, enrollment: Enrollment) -> bool:
+    """The revived enrollment would hold its coupon again: room under both limits, counted
+    under the coupon's lock as initialize counts them."""
+    assert enrollment.coupon_id is not None
+    coupon = await session.get(Coupon, enrollment.coupon_id, with_for_update=True)
+    if coupon is None:
+        return False
+    if coupon.max_redemptions is not None:
+        held = await pricing_repository.count_holds(session, coupon.id)
+        if held >= coupon.max_redemptions:
+            return False
+    if coupon.per_user_limit is not None:
+        held = await pricing_repository.count_holds(session, coupon.id, user_id=enrollment.user_id)
+        if held >= coupon.per_user_limit:
+            return False
+    return True
