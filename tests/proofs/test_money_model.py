@@ -602,11 +602,6 @@ async def test_a_late_capture_cannot_revive_a_coupon_hold_someone_else_took(
     assert [e.id for e in holders] == [taken.json()["enrollment_id"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reconciliation watches only open payments (created/failed/authorized): a second "
-    "capture on an order already captured is never found when its webhook is lost",
-)
 async def test_a_late_capture_on_an_order_already_paid_is_found_without_its_webhook(
     app: Any,
     client: httpx.AsyncClient,
@@ -617,9 +612,10 @@ async def test_a_late_capture_on_an_order_already_paid_is_found_without_its_webh
 ) -> None:
     """Found by the model: two failed attempts on one order (Checkout's retry inside the same
     session); the bank authorizes both late. The first capture enrolls the learner; the
-    second one's webhooks are lost — and reconciliation never asks about the order again,
-    because our payment is `captured` now. The money is kept, with no enrollment and no
-    refund (SPEC §1.1: "even when a webhook is lost")."""
+    second one's webhooks are lost. Reconciliation used to stop asking about the order once
+    our payment was `captured`, and the money was kept with no enrollment and no refund
+    (SPEC §1.1: "even when a webhook is lost"); it now watches an order while any of its
+    attempts is still open."""
     course = await create_course(client, admin_headers, price=500)
     _, learner = await make_user()
     started = (await initialize(client, learner, course["id"])).json()

@@ -21,6 +21,7 @@ from tests.enrollments.helpers import (
     SANDBOX,
     add_fault,
     clear_faults,
+    drain_jobs,
     initialize,
     pay,
     payment_status,
@@ -82,6 +83,29 @@ async def test_a_late_capture_after_a_failure_is_found(app, client, db, settings
     # Repeating it is harmless: the same facts are duplicates now.
     again = await reconcile_pass(db, app.state.gateway, settings, now=utcnow(), full=True)
     assert again.repaired == 0
+
+
+async def test_a_paid_order_is_watched_only_while_another_attempt_may_still_capture(
+    app, client, db, settings, pending
+):
+    """Checkout retries inside one order: the failed attempt can be captured days after the
+    other paid, so the order stays watched; once every attempt is final it is not asked about."""
+    order_id = pending["payment_session"]["razorpay_order_id"]
+    failed = await pay(client, order_id, outcome="failure", webhooks=True)
+    await pay(client, order_id, webhooks=True)
+    await drain_jobs(db, settings)
+    assert await _status(client, pending) == "enrolled"
+    report = await reconcile_pass(db, app.state.gateway, settings, now=utcnow(), full=True)
+    assert report.checked == 1
+
+    late = await client.post(
+        f"{SANDBOX}/payments/{failed['razorpay_payment_id']}/capture-late", json={"webhooks": False}
+    )
+    assert late.status_code == 200, late.text
+    report = await reconcile_pass(db, app.state.gateway, settings, now=utcnow(), full=True)
+    assert report.repaired == 1  # the late capture, to be refunded: the learner is enrolled
+    report = await reconcile_pass(db, app.state.gateway, settings, now=utcnow(), full=True)
+    assert report.selected == 0
 
 
 async def test_an_order_whose_creation_answer_was_lost_is_found_by_its_receipt(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from enrollpay.payments.facts import FactSource
-from enrollpay.payments.models import Payment, PaymentEvent
+from enrollpay.payments.facts import FactSource, FactStatus
+from enrollpay.payments.models import Payment, PaymentAttempt, PaymentEvent
 from enrollpay.payments.state import Outcome, PaymentStatus
 from enrollpay.refunds.models import Refund, RefundStatus
 
@@ -17,17 +17,31 @@ RECONCILE_REFERENCE = "reconciliation"
 # Captured and refunded payments are settled; everything else may still change at the gateway
 # (a failed payment can be authorized days later).
 OPEN_STATUSES = (PaymentStatus.created, PaymentStatus.failed, PaymentStatus.authorized)
+# An attempt in these may still be captured, even on a payment already captured or refunded:
+# Checkout's retry inside one order leaves a failed attempt that the bank can authorize days
+# after another attempt paid. That capture must be found (and refunded) without its webhook.
+OPEN_ATTEMPT_STATUSES = (FactStatus.created, FactStatus.failed, FactStatus.authorized)
+
+
+def _watched() -> ColumnElement[bool]:
+    return or_(
+        Payment.status.in_(OPEN_STATUSES),
+        exists().where(
+            PaymentAttempt.payment_id == Payment.id,
+            PaymentAttempt.status.in_(OPEN_ATTEMPT_STATUSES),
+        ),
+    )
 
 
 async def due_payments(
     session: AsyncSession, *, now: datetime, watched_since: datetime, limit: int
 ) -> list[Payment]:
-    """Open payments created after `watched_since` whose next check is due: never checked
-    first, then the longest overdue."""
+    """Watched payments (open, or with an attempt still open) created after `watched_since`
+    whose next check is due: never checked first, then the longest overdue."""
     stmt = (
         select(Payment)
         .where(
-            Payment.status.in_(OPEN_STATUSES),
+            _watched(),
             Payment.created_at >= watched_since,
             or_(Payment.reconcile_after.is_(None), Payment.reconcile_after <= now),
         )
@@ -57,10 +71,11 @@ async def pending_refunds(
 async def open_payments(
     session: AsyncSession, *, watched_since: datetime, after_id: str | None, limit: int
 ) -> list[Payment]:
-    """Every open payment created after `watched_since`, due or not, in id order (a full pass)."""
+    """Every watched payment created after `watched_since`, due or not, in id order (a full
+    pass)."""
     stmt = (
         select(Payment)
-        .where(Payment.status.in_(OPEN_STATUSES), Payment.created_at >= watched_since)
+        .where(_watched(), Payment.created_at >= watched_since)
         .order_by(Payment.id)
         .limit(limit)
     )

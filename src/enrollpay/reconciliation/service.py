@@ -1,4 +1,5 @@
-"""One reconciliation pass: for every open payment that is due, fetch its order's payments from
+"""One reconciliation pass: for every open payment that is due (or a paid one whose order still
+has an open attempt, which the bank may capture late), fetch its order's payments from
 Razorpay and feed each one through `apply_gateway_fact` — the same transition webhooks and
 verify use — so a lost webhook or a closed browser is repaired within one interval.
 
