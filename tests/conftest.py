@@ -48,23 +48,24 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, … under `pytest -n`
     url = _postgres_url()
     if worker and url:
-        os.environ["TEST_DATABASE_URL"] = _worker_database(url, worker)
+        # Each xdist worker has a database of its own: workers never empty each other's tables.
+        os.environ["TEST_DATABASE_URL"] = sibling_database(url, worker)
 
 
-def _worker_database(url: str, worker: str) -> str:
-    """Each xdist worker gets a database of its own next to TEST_DATABASE_URL's (created on
-    first use), so workers never empty each other's tables."""
+def sibling_database(url: str, suffix: str) -> str:
+    """The PostgreSQL database `<name>_<suffix>` next to `url`'s, created on first use: for
+    tests whose subprocesses own a database of their own."""
     base, name = url.rsplit("/", 1)
-    worker_name = f"{name}_{worker}"
+    sibling = f"{name}_{suffix}"
     engine = create_engine(_sync_url(url), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": worker_name}
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": sibling}
         ).scalar()
         if not exists:
-            conn.exec_driver_sql(f'CREATE DATABASE "{worker_name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{sibling}"')
     engine.dispose()
-    return f"{base}/{worker_name}"
+    return f"{base}/{sibling}"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -11,32 +11,23 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import _sync_url
+from tests.conftest import sibling_database
 
 SCRIPT = Path(__file__).parent.parent / "bench" / "scale_out.py"
-
-
-def _scale_database() -> str:
-    """A database of its own next to TEST_DATABASE_URL's: the script drops its schema."""
-    url = os.environ["TEST_DATABASE_URL"]
-    base, name = url.rsplit("/", 1)
-    engine = create_engine(_sync_url(url), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        found = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": f"{name}_scale"}
-        ).scalar()
-        if not found:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}_scale"')
-    engine.dispose()
-    return f"{base}/{name}_scale"
 
 
 @pytest.mark.postgresql_only
 def test_three_replicas_and_two_workers_keep_every_promise(backend):
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--database-url", _scale_database(), "--learners", "10"],
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--database-url",
+            sibling_database(os.environ["TEST_DATABASE_URL"], "scale"),
+            "--learners",
+            "10",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
