@@ -6,6 +6,7 @@ table is emptied after each test, so tests can commit freely and run real concur
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -15,10 +16,12 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from pwdlib import PasswordHash
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from enrollpay.app import create_app
+from enrollpay.auth import passwords
 from enrollpay.auth.tokens import issue_access_token
 from enrollpay.config import Settings, load_settings
 from enrollpay.db.engine import Database
@@ -40,7 +43,23 @@ def _postgres_url() -> str | None:
     return os.environ.get("TEST_DATABASE_URL") or None
 
 
+class _RememberingHasher(PasswordHash):
+    """argon2id costs a tenth of a second of CPU per hash and per check, and almost every test
+    makes users with the same password: each distinct (password) hash and (password, hash)
+    check is computed once per process, for real, and remembered. Two users with one password
+    share a salt here; nothing in the product depends on salts differing."""
+
+    @functools.cache  # noqa: B019 (one hasher for the whole run)
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        return super().hash(password, salt=salt)
+
+    @functools.cache  # noqa: B019
+    def verify(self, password: str | bytes, hash: str | bytes) -> bool:
+        return super().verify(password, hash)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    passwords._hasher = _RememberingHasher(passwords._hasher.hashers)
     if os.environ.get("CI") == "true" and not _postgres_url():
         raise pytest.UsageError(
             "CI=true needs TEST_DATABASE_URL: PostgreSQL tests may not be skipped"

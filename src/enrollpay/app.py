@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -98,6 +99,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_admin_pages(app)
 
+    app.include_router(_api_router())
+    app.include_router(health_router)
+    app.include_router(metrics_router)
+    app.include_router(dev_mailbox_router(settings))
+    app.include_router(paypage_router)
+    app.include_router(account_pages_router)
+    app.include_router(session_pages_router)
+    app.include_router(catalog_pages_router)
+    app.include_router(checkout_page_router)
+    app.include_router(learner_pages_router)
+    app.include_router(pwa_router)
+    app.include_router(admin_pages_router)
+    app.mount(STATIC_PATH, static_files(), name="static")
+    _mount_sandbox(app, settings)
+
+    # Added last = outermost: the size limit applies before anything reads the body, and the
+    # request metrics time (and count) everything, 413s included.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
+    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics, routes=app.routes)
+    return app
+
+
+@functools.cache
+def _api_router() -> APIRouter:
+    """The /api/v1 tree, built once per process: FastAPI prepares a router's routes the first
+    time an app includes it and reuses that for every later app (the tests make one per test)."""
     api = APIRouter(prefix=API_PREFIX, responses=COMMON_ERROR_RESPONSES)
     api.include_router(auth_router)
     api.include_router(sso_router)
@@ -121,27 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     admin.include_router(admin_abuse_router)
     admin.include_router(cross_domain_admin_router)
     api.include_router(admin)
-    app.include_router(api)
-    app.include_router(health_router)
-    app.include_router(metrics_router)
-    app.include_router(dev_mailbox_router(settings))
-    app.include_router(paypage_router)
-    app.include_router(account_pages_router)
-    app.include_router(session_pages_router)
-    app.include_router(catalog_pages_router)
-    app.include_router(checkout_page_router)
-    app.include_router(learner_pages_router)
-    app.include_router(pwa_router)
-    app.include_router(admin_pages_router)
-    app.mount(STATIC_PATH, static_files(), name="static")
-    _mount_sandbox(app, settings)
-
-    # Added last = outermost: the size limit applies before anything reads the body, and the
-    # request metrics time (and count) everything, 413s included.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
-    app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics, routes=app.routes)
-    return app
+    return api
 
 
 def _mount_sandbox(app: FastAPI, settings: Settings) -> None:
