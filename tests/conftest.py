@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +155,15 @@ def empty_all_tables(engine: Engine) -> None:
             conn.exec_driver_sql(f"TRUNCATE TABLE {quoted} RESTART IDENTITY CASCADE")
 
 
+def drop_everything(postgres_url: str) -> None:
+    """An empty `public` schema: every table, type and migration record gone."""
+    engine = create_engine(_sync_url(postgres_url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
 @dataclass
 class MigratedDatabase:
     url: str
@@ -174,10 +184,8 @@ def _sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migra
 def _postgresql_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabase]:
     url = _postgres_url()
     assert url, "TEST_DATABASE_URL is not set"
+    drop_everything(url)  # start from nothing: the run proves the migrations
     engine = create_engine(_sync_url(url))
-    with engine.begin() as conn:  # start from nothing: the run proves the migrations
-        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-        conn.exec_driver_sql("CREATE SCHEMA public")
     upgrade(make_settings(url, tmp_path_factory.mktemp("pg-var")))
     yield MigratedDatabase(url, engine)
     engine.dispose()
@@ -228,6 +236,31 @@ def db(app: Any) -> Database:
 MakeUser = Callable[..., Awaitable[tuple[User, dict[str, str]]]]
 
 
+async def user_with_headers(
+    db: Database,
+    settings: Settings,
+    *,
+    email: str,
+    full_name: str,
+    role: Role = Role.learner,
+    password: str | None = None,
+) -> tuple[User, dict[str, str]]:
+    """A user written in its own transaction, and its bearer headers."""
+    async with db.transaction() as session:
+        user = await create_user(
+            session, email=email, password=password, full_name=full_name, role=role
+        )
+    token = issue_access_token(settings, user.id).token
+    return user, {"Authorization": f"Bearer {token}"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @pytest.fixture
 def make_user(db: Database, settings: Settings) -> MakeUser:
     """`user, headers = await make_user(role=Role.admin)`: a user and its auth headers."""
@@ -238,16 +271,14 @@ def make_user(db: Database, settings: Settings) -> MakeUser:
     ) -> tuple[User, dict[str, str]]:
         nonlocal counter
         counter += 1
-        async with db.transaction() as session:
-            user = await create_user(
-                session,
-                email=email or f"user{counter}@example.com",
-                password=password,
-                full_name=f"Test User {counter}",
-                role=role,
-            )
-        token = issue_access_token(settings, user.id).token
-        return user, {"Authorization": f"Bearer {token}"}
+        return await user_with_headers(
+            db,
+            settings,
+            email=email or f"user{counter}@example.com",
+            full_name=f"Test User {counter}",
+            role=role,
+            password=password,
+        )
 
     return _make
 

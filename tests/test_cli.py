@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from enrollpay.cli import main
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, free_port
 
 
 @pytest.fixture
@@ -71,14 +70,8 @@ def test_create_admin_validates_input(env):
     assert "email" in bad_email.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_migrates_sqlite_and_answers(env, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     enrollpay = Path(sys.executable).with_name("enrollpay")
     process = subprocess.Popen(
         [str(enrollpay), "serve", "--port", str(port)],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from enrollpay.metrics import record_reconciliation_repairs
 from enrollpay.payments.gateway.errors import GatewayRejected
 from enrollpay.payments.gateway.factory import job_gateway
 from enrollpay.webhooks.service import PROCESS_EVENT_JOB
+from tests.conftest import free_port
 from tests.courses.factories import create_course
 from tests.enrollments.helpers import API, drain_jobs, initialize, pay, verify
 from tests.webhooks.conftest import SAMPLES, SECRET, deliver
@@ -261,7 +261,7 @@ async def test_the_worker_counts_job_runs_processed_webhooks_and_its_gateway_cal
 
 
 def test_enrollpay_worker_serves_metrics_on_its_port(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path}/worker.db",
@@ -298,13 +298,6 @@ def test_enrollpay_worker_serves_metrics_on_its_port(tmp_path):
         process.terminate()
         process.communicate(timeout=30)
     assert process.returncode in (0, -15)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # ---- the ops files ------------------------------------------------------------------------------

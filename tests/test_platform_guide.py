@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_readme_walkthrough import README_URL, _free_port, server  # noqa: F401
+from tests.conftest import free_port
+from tests.test_readme_walkthrough import README_URL, server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "platform-integration.md"
@@ -27,7 +28,7 @@ def _blocks(language: str) -> list[str]:
 
 
 def test_the_platform_guide_runs_as_written(server: str, tmp_path: Path) -> None:  # noqa: F811
-    port = str(_free_port())
+    port = str(free_port())
     [receiver] = [block for block in _blocks("python") if "HTTPServer" in block]
     (tmp_path / "receiver.py").write_text(receiver.replace(RECEIVER_PORT, port))
     # Plus one line of the test's own: the webhook secret, for the Node.js check below.

@@ -26,11 +26,14 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from enrollpay.app import create_app
-from enrollpay.auth.tokens import issue_access_token
 from enrollpay.config import Settings
 from enrollpay.users.models import Role
-from enrollpay.users.service import create_user
-from tests.conftest import MigratedDatabase, empty_all_tables, make_settings
+from tests.conftest import (
+    MigratedDatabase,
+    empty_all_tables,
+    make_settings,
+    user_with_headers,
+)
 from tests.enrollments.helpers import SANDBOX, drain_jobs
 
 API = "/api/v1"
@@ -59,14 +62,13 @@ class SeededApi:
 def new_learner(api: SeededApi, email: str) -> dict[str, str]:
     """Auth headers of a new learner: one whose rate limits the fuzzing has not spent."""
 
-    async def create() -> str:
-        async with api.client.app.state.db.transaction() as session:  # type: ignore[attr-defined]
-            user = await create_user(session, email=email, password=None, full_name="Fresh")
-        return user.id
+    async def create() -> dict[str, str]:
+        db = api.client.app.state.db  # type: ignore[attr-defined]
+        _, headers = await user_with_headers(db, api.settings, email=email, full_name="Fresh")
+        return headers
 
     assert api.client.portal is not None
-    user_id = api.client.portal.call(create)
-    return {"Authorization": f"Bearer {issue_access_token(api.settings, user_id).token}"}
+    return api.client.portal.call(create)
 
 
 def reset_rate_limits(api: SeededApi) -> None:
@@ -96,16 +98,13 @@ def _seed(client: TestClient, settings: Settings, backend: str) -> SeededApi:
             ("learner", Role.learner),
             ("other", Role.learner),
         ]:
-            async with db.transaction() as session:
-                user = await create_user(
-                    session,
-                    email=f"{name}@example.com",
-                    password=None,
-                    full_name=f"Contract {name.title()}",
-                    role=role,
-                )
-            token = issue_access_token(settings, user.id).token
-            headers[name] = {"Authorization": f"Bearer {token}"}
+            _, headers[name] = await user_with_headers(
+                db,
+                settings,
+                email=f"{name}@example.com",
+                full_name=f"Contract {name.title()}",
+                role=role,
+            )
         return headers
 
     assert client.portal is not None

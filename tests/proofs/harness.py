@@ -17,12 +17,15 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from enrollpay.app import create_app
-from enrollpay.auth.tokens import issue_access_token
 from enrollpay.config import Settings
 from enrollpay.db.engine import Database
 from enrollpay.users.models import Role
-from enrollpay.users.service import create_user
-from tests.conftest import MigratedDatabase, empty_all_tables, make_settings
+from tests.conftest import (
+    MigratedDatabase,
+    empty_all_tables,
+    make_settings,
+    user_with_headers,
+)
 
 T = TypeVar("T")
 
@@ -99,13 +102,11 @@ class AppHarness:
     async def make_user(self, role: Role = Role.learner) -> tuple[str, dict[str, str]]:
         """A user (no password: no hashing) and its bearer headers."""
         self._users += 1
-        async with self.db.transaction() as session:
-            user = await create_user(
-                session,
-                email=f"model{self._users}@example.com",
-                password=None,
-                full_name=f"Model User {self._users}",
-                role=role,
-            )
-        token = issue_access_token(self.settings, user.id).token
-        return user.id, {"Authorization": f"Bearer {token}"}
+        user, headers = await user_with_headers(
+            self.db,
+            self.settings,
+            email=f"model{self._users}@example.com",
+            full_name=f"Model User {self._users}",
+            role=role,
+        )
+        return user.id, headers

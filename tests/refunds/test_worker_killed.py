@@ -13,7 +13,6 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,15 +23,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
 
-from enrollpay.auth.tokens import issue_access_token
 from enrollpay.config import Settings, load_settings
 from enrollpay.db.engine import Database
 from enrollpay.refunds import service as refunds_service
 from enrollpay.users.models import Role
-from enrollpay.users.service import create_user
-from tests.conftest import sibling_database
+from tests.conftest import drop_everything, free_port, sibling_database, user_with_headers
 from tests.courses.factories import create_course
 from tests.enrollments.helpers import add_fault, clear_faults, set_webhooks
 from tests.refunds.conftest import (
@@ -49,31 +45,16 @@ LEASE_SECONDS = 5  # the killed worker's job is claimed again this long after it
 WAIT_SECONDS = 60.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _empty(url: str) -> None:
-    engine = create_engine("postgresql+psycopg://" + url.split("://", 1)[1])
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-        conn.exec_driver_sql("CREATE SCHEMA public")
-    engine.dispose()
-
-
 @pytest.fixture
 def env() -> dict[str, str]:
     url = sibling_database(os.environ["TEST_DATABASE_URL"], "killed")
-    _empty(url)
+    drop_everything(url)
     values = {
         **os.environ,
         "DATABASE_URL": url,
         "SECRET_KEY": secrets.token_urlsafe(32),
         "EMBEDDED_WORKER": "false",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{_free_port()}",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{free_port()}",
         "RATE_LIMIT_STORAGE": "memory://",
         "WORKER_POLL_INTERVAL_SECONDS": "0.2",
         "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
@@ -112,20 +93,15 @@ async def _until(what: str, check: Callable[[], Awaitable[Any]]) -> Any:
 async def _tokens(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
     db = Database(settings)
     try:
-        async with db.transaction() as session:
-            admin = await create_user(
-                session, email="admin@example.com", password=None, full_name="A", role=Role.admin
-            )
-            learner = await create_user(
-                session, email="learner@example.com", password=None, full_name="L"
-            )
+        _, admin = await user_with_headers(
+            db, settings, email="admin@example.com", full_name="A", role=Role.admin
+        )
+        _, learner = await user_with_headers(
+            db, settings, email="learner@example.com", full_name="L"
+        )
     finally:
         await db.dispose()
-
-    def bearer(user_id: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_access_token(settings, user_id).token}"}
-
-    return bearer(admin.id), bearer(learner.id)
+    return admin, learner
 
 
 @pytest.mark.postgresql_only

@@ -19,8 +19,7 @@ from click.testing import CliRunner
 
 from enrollpay.cli import main
 from enrollpay.payments.gateway.signatures import verify_payment_signature, verify_webhook_signature
-from tests.conftest import TEST_SECRET_KEY
-from tests.test_cli import _free_port
+from tests.conftest import TEST_SECRET_KEY, free_port
 
 KEY_ID = "rzp_test_Standalone0001"
 KEY_SECRET = "standalone-key-secret"
@@ -59,7 +58,7 @@ def _auth() -> dict[str, str]:
 
 def test_standalone_sandbox_answers_and_delivers_webhooks(tmp_path: Path, webhook_receiver):
     hook_url, received = webhook_receiver
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,17 +20,11 @@ import httpx
 import pytest
 import razorpay
 
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, free_port
 
 KEY_ID = "rzp_test_Contract123456"
 KEY_SECRET = "contract-key-secret"
 WEBHOOK_SECRET = "contract-webhook-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -77,7 +70,7 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def sandbox_url(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("standalone-sandbox")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{workdir}/sandbox.db",
