@@ -95,16 +95,10 @@ async def can_revive(session: AsyncSession, enrollment: Enrollment) -> bool:
 async def _coupon_has_room(session: AsyncSession, enrollment: Enrollment) -> bool:
     """The revived enrollment would hold its coupon again: room under both limits, counted
     under the coupon's lock as initialize counts them."""
-    assert enrollment.coupon_id is not None
     coupon = await session.get(Coupon, enrollment.coupon_id, with_for_update=True)
     if coupon is None:
         return False
-    if coupon.max_redemptions is not None:
-        held = await pricing_repository.count_holds(session, coupon.id)
-        if held >= coupon.max_redemptions:
-            return False
-    if coupon.per_user_limit is not None:
-        held = await pricing_repository.count_holds(session, coupon.id, user_id=enrollment.user_id)
-        if held >= coupon.per_user_limit:
-            return False
-    return True
+    reached = await pricing_repository.reached_limit(
+        session, coupon, user_id=enrollment.user_id, course_id=enrollment.course_id
+    )
+    return reached is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Literal
 
 from sqlalchemy import and_, delete, func, insert, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,6 +90,24 @@ async def count_redemptions(session: AsyncSession, coupon_ids: Collection[str]) 
         if coupon_id is not None:
             counts[coupon_id] = count
     return counts
+
+
+async def reached_limit(
+    session: AsyncSession, coupon: Coupon, *, user_id: str | None, course_id: str
+) -> Literal["total", "per_user"] | None:
+    """Which of the coupon's limits its live holds already fill, if any, leaving out the
+    user's own live enrollment for the course (see `count_holds`). Call it with the coupon
+    locked, inside the transaction that adds the hold."""
+    own = (user_id, course_id) if user_id is not None else None
+    if coupon.max_redemptions is not None:
+        held = await count_holds(session, coupon.id, excluding_user_course=own)
+        if held >= coupon.max_redemptions:
+            return "total"
+    if coupon.per_user_limit is not None and user_id is not None:
+        held = await count_holds(session, coupon.id, user_id=user_id, excluding_user_course=own)
+        if held >= coupon.per_user_limit:
+            return "per_user"
+    return None
 
 
 async def count_holds(

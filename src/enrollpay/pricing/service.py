@@ -117,16 +117,10 @@ async def validate_coupon(
     if coupon.min_amount is not None and course_discounted_price(course, now) < coupon.min_amount:
         raise InvalidCoupon()
 
-    own = (user_id, course.id) if user_id is not None else None
-    if coupon.max_redemptions is not None:
-        held = await repository.count_holds(session, coupon.id, excluding_user_course=own)
-        if held >= coupon.max_redemptions:
+    match await repository.reached_limit(session, coupon, user_id=user_id, course_id=course.id):
+        case "total":
             raise CouponExhausted()
-    if coupon.per_user_limit is not None and user_id is not None:
-        held_by_user = await repository.count_holds(
-            session, coupon.id, user_id=user_id, excluding_user_course=own
-        )
-        if held_by_user >= coupon.per_user_limit:
+        case "per_user":
             raise CouponExhausted("You have already used this coupon as often as it allows.")
     return coupon
 
