@@ -168,8 +168,10 @@ class RawConnections:
     def __init__(self, url: str, size: int) -> None:
         self.host, port = url.removeprefix("http://").split(":")
         self.port = int(port)
-        self.idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = (
-            asyncio.Queue()
+        # Last in, first out: the busiest connections stay warm, and the rest are not reused
+        # after the server's keep-alive timeout has closed them.
+        self.idle: asyncio.LifoQueue[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = (
+            asyncio.LifoQueue()
         )
         for _ in range(size):
             self.idle.put_nowait(None)  # opened on first use

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from enrollpay import __version__
 from enrollpay.abuse.endpoints import admin_router as admin_abuse_router
@@ -99,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_admin_pages(app)
 
-    app.include_router(_api_router())
+    _include_api(app)
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(dev_mailbox_router(settings))
@@ -122,34 +121,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-@functools.cache
-def _api_router() -> APIRouter:
-    """The /api/v1 tree, built once per process: FastAPI prepares a router's routes the first
-    time an app includes it and reuses that for every later app (the tests make one per test)."""
-    api = APIRouter(prefix=API_PREFIX, responses=COMMON_ERROR_RESPONSES)
-    api.include_router(auth_router)
-    api.include_router(sso_router)
-    api.include_router(courses_router)
-    api.include_router(analytics_router)
-    api.include_router(pricing_router)
-    api.include_router(enrollments_router)
-    api.include_router(refunds_router)
-    api.include_router(webhooks_router)
-    api.include_router(platform_router)
-    admin = APIRouter(prefix="/admin", tags=["admin"])
-    admin.include_router(admin_courses_router)
-    admin.include_router(admin_coupons_router)
-    admin.include_router(admin_refunds_router)
-    admin.include_router(admin_reconciliation_router)
-    admin.include_router(admin_webhooks_router)
-    admin.include_router(admin_jobs_router)
-    admin.include_router(admin_platforms_router)
-    admin.include_router(admin_outbound_router)
-    admin.include_router(admin_analytics_router)
-    admin.include_router(admin_abuse_router)
-    admin.include_router(cross_domain_admin_router)
-    api.include_router(admin)
-    return api
+# The /api/v1 routers, each included straight into the app: FastAPI (0.16x) matches an included
+# router lazily and walks the whole tree of nested inclusions on every request, so one level of
+# nesting is cheaper than an /api/v1 router holding them. The busiest routes come first.
+_API_ROUTERS = (
+    webhooks_router,
+    courses_router,
+    enrollments_router,
+    auth_router,
+    sso_router,
+    analytics_router,
+    pricing_router,
+    refunds_router,
+    platform_router,
+)
+_ADMIN_ROUTERS = (
+    admin_courses_router,
+    admin_coupons_router,
+    admin_refunds_router,
+    admin_reconciliation_router,
+    admin_webhooks_router,
+    admin_jobs_router,
+    admin_platforms_router,
+    admin_outbound_router,
+    admin_analytics_router,
+    admin_abuse_router,
+    cross_domain_admin_router,
+)
+
+
+def _include_api(app: FastAPI) -> None:
+    for router in _API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX, responses=COMMON_ERROR_RESPONSES)
+    for router in _ADMIN_ROUTERS:
+        app.include_router(
+            router, prefix=f"{API_PREFIX}/admin", tags=["admin"], responses=COMMON_ERROR_RESPONSES
+        )
 
 
 def _mount_sandbox(app: FastAPI, settings: Settings) -> None:

@@ -167,6 +167,20 @@ class TestStoringOnce:
         assert again.json() == {"status": "duplicate"}
         assert len(await inbox(db)) == 2
 
+    async def test_a_claimed_id_in_the_derived_form_cannot_take_other_bytes_name(self, client, db):
+        """A header naming another body's hash must not occupy that body's derived id."""
+        genuine = encode(sample("payment.captured"))
+        forged_name = "sha256:" + hashlib.sha256(genuine).hexdigest()
+        other = encode(sample("payment.failed"))
+        await deliver(client, other, event_id=forged_name)
+        response = await deliver(client, genuine, event_id=None)
+        assert response.json() == {"status": "accepted"}
+        rows = await inbox(db)
+        assert sorted(row.event for row in rows) == ["payment.captured", "payment.failed"]
+        assert all(
+            row.event_id == "sha256:" + hashlib.sha256(row.body_bytes()).hexdigest() for row in rows
+        )
+
     @pytest.mark.parametrize(
         "event_id",
         [None, "", "x" * 65, "has space", "semi;colon", "ünïcode".encode()],

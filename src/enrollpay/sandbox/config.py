@@ -8,6 +8,7 @@ wins over the derived webhook secret so that what the sandbox signs is what our 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -33,9 +34,10 @@ DEFAULT_SHUFFLE_WINDOW_SECONDS = 2.0
 EMBEDDED_REFUND_SETTLE_SECONDS = 10.0
 
 
+@functools.lru_cache(maxsize=64)
 def derive_token(secret: str, purpose: str, length: int) -> str:
     """`length` alphanumerics from HMAC(secret, purpose): stable for one secret, unguessable
-    without it."""
+    without it. Cached: requests ask for the same few tokens (webhook secret, key) each time."""
     digest = hmac.new(secret.encode(), f"enrollpay.sandbox.{purpose}".encode(), hashlib.sha512)
     number = int.from_bytes(digest.digest(), "big")
     chars = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from enrollpay.db.dialect import insert_ignore_duplicate
@@ -23,19 +23,23 @@ async def insert_unless_duplicate(session: AsyncSession, values: dict[str, Any])
     )
 
 
-async def body_hash_of(session: AsyncSession, event_id: str) -> str | None:
-    result = await session.execute(
-        select(WebhookEvent.body_sha256).where(WebhookEvent.event_id == event_id)
-    )
+async def count_redelivery(session: AsyncSession, event_id: str, body_sha256: str) -> str | None:
+    """Counts one more delivery of the stored event with this id and these bytes: its inbox
+    id, or None when no row has both (the id was stored with other bytes)."""
+    connection = await session.connection()
+    result = await connection.execute(_COUNT_REDELIVERY, {"e": event_id, "h": body_sha256})
     return result.scalar_one_or_none()
 
 
-async def count_redelivery(session: AsyncSession, event_id: str) -> None:
-    await session.execute(
-        update(webhook_events)
-        .where(webhook_events.c.event_id == event_id)
-        .values(deliveries=webhook_events.c.deliveries + 1)
+_COUNT_REDELIVERY = (
+    update(webhook_events)
+    .where(
+        webhook_events.c.event_id == bindparam("e"),
+        webhook_events.c.body_sha256 == bindparam("h"),
     )
+    .values(deliveries=webhook_events.c.deliveries + 1)
+    .returning(webhook_events.c.id)
+)
 
 
 async def get_event(
@@ -47,11 +51,6 @@ async def get_event(
     if for_update:
         stmt = stmt.with_for_update()
     result = await session.execute(stmt)
-    return result.scalar_one_or_none()
-
-
-async def get_by_event_id(session: AsyncSession, event_id: str) -> WebhookEvent | None:
-    result = await session.execute(select(WebhookEvent).where(WebhookEvent.event_id == event_id))
     return result.scalar_one_or_none()
 
 

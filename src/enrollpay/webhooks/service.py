@@ -10,10 +10,11 @@ Decisions (SPEC §1.3, §3, §4.1; razorpay-facts.md §6):
   (outcome `unusable body`) without a job and answered 2xx: a parsing problem of ours must not
   make Razorpay retry for 24 hours and then disable the webhook. An admin can replay it.
 - The event id is `X-Razorpay-Event-Id` when it is present and looks like an id (1 to 64 of
-  `A-Z a-z 0-9 _ . : -`); otherwise `sha256:<hex of the body>`, so a redelivery of the same
-  bytes still deduplicates. Headers are not signed: if a known event id arrives with other
-  bytes, those bytes are stored under their derived id rather than dropped (a forged header
-  cannot suppress a genuine event; processing is idempotent, so an extra row is harmless).
+  `A-Z a-z 0-9 _ . : -`, and not itself in the derived form); otherwise `sha256:<hex of the
+  body>`, so a redelivery of the same bytes still deduplicates. Headers are not signed: if a
+  known event id arrives with other bytes, those bytes are stored under their derived id
+  rather than dropped (a forged header cannot suppress a genuine event; processing is
+  idempotent, so an extra row is harmless).
 - A redelivery of a stored event (same id, same bytes) writes no row and no job; it only
   counts `deliveries`.
 """
@@ -154,7 +155,12 @@ async def receive_razorpay_webhook(
 
     body_sha256 = hashlib.sha256(raw_body).hexdigest()
     claimed_id = headers.get(EVENT_ID_HEADER)
-    derived = claimed_id is None or not EVENT_ID.fullmatch(claimed_id)
+    # A claimed id in the derived form is not taken either: a derived id always names its bytes.
+    derived = (
+        claimed_id is None
+        or not EVENT_ID.fullmatch(claimed_id)
+        or claimed_id.startswith(DERIVED_ID_PREFIX)
+    )
     event_id = derived_event_id(body_sha256) if derived else str(claimed_id)
     summary = parsing.summarize(raw_body)
     text, encoding = encode_body(raw_body)
@@ -187,18 +193,18 @@ async def receive_razorpay_webhook(
 
     inbox_id = await _insert(session, values)
     if inbox_id is None:
-        stored_hash = await repository.body_hash_of(session, event_id)
-        if stored_hash is not None and stored_hash != body_sha256:
-            # Same id, other bytes: keep them too, under the id of their own content.
-            log.warning("webhooks.event_id_reused", event_id=event_id, body_sha256=body_sha256)
-            event_id = derived_event_id(body_sha256)
-            values.update(event_id=event_id, event_id_derived=True)
-            inbox_id = await _insert(session, values)
-    if inbox_id is None:
-        await repository.count_redelivery(session, event_id)
-        row = await repository.get_by_event_id(session, event_id)
-        assert row is not None
-        return Receipt(row.id, event_id, duplicate=True, event=summary.event)
+        known_id = await repository.count_redelivery(session, event_id, body_sha256)
+        if known_id is not None:
+            return Receipt(known_id, event_id, duplicate=True, event=summary.event)
+        # Same id, other bytes: keep them too, under the id of their own content.
+        log.warning("webhooks.event_id_reused", event_id=event_id, body_sha256=body_sha256)
+        event_id = derived_event_id(body_sha256)
+        values.update(event_id=event_id, event_id_derived=True)
+        inbox_id = await _insert(session, values)
+        if inbox_id is None:  # these bytes, too, were stored before under their derived id
+            known_id = await repository.count_redelivery(session, event_id, body_sha256)
+            assert known_id is not None
+            return Receipt(known_id, event_id, duplicate=True, event=summary.event)
 
     if summary.problem is None:
         await enqueue(
