@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from collections import deque
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
@@ -35,14 +35,80 @@ RETRY_PER_LEARNER = parse("20/10 minutes")
 BAD_COUPONS_PER_CLIENT = parse("10/hour")
 
 
+class MemoryMovingWindows(MemoryStorage):
+    """The moving windows of `memory://`, in this process.
+
+    limits' own MemoryStorage sweeps every key on every hit, with a thread hop per key: with
+    3,000 learners inside their windows that was about 10 ms of CPU per hit, so a busy day slowed
+    every request down. Here a hit prunes its own window only, and windows left empty are
+    dropped by a sweep at most once a minute. No awaits inside: each call is atomic on the
+    event loop."""
+
+    SWEEP_INTERVAL_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._windows: dict[str, tuple[int, deque[float]]] = {}  # key → (expiry, hit times)
+        self._next_sweep = 0.0
+
+    async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        now = time.time()
+        self._sweep(now)
+        if amount > limit:
+            return False
+        window = self._pruned(key, now)
+        if window is None:
+            window = deque()
+            self._windows[key] = (expiry, window)
+        if len(window) + amount > limit:
+            return False
+        window.extend([now] * amount)
+        return True
+
+    async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        """(time of the oldest hit in the window, hits in the window). As in limits, a hit
+        exactly one expiry old is still counted by acquire_entry but no longer here."""
+        now = time.time()
+        hits = [at for at in self._pruned(key, now) or () if at > now - expiry]
+        return (hits[0], len(hits)) if hits else (now, 0)
+
+    async def clear(self, key: str) -> None:
+        self._windows.pop(key, None)
+
+    async def reset(self) -> int | None:
+        count = len(self._windows)
+        self._windows.clear()
+        return count
+
+    def _pruned(self, key: str, now: float) -> deque[float] | None:
+        entry = self._windows.get(key)
+        if entry is None:
+            return None
+        expiry, window = entry
+        while window and window[0] < now - expiry:
+            window.popleft()
+        return window
+
+    def _sweep(self, now: float) -> None:
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.SWEEP_INTERVAL_SECONDS
+        for key in [key for key in self._windows if not self._pruned(key, now)]:
+            del self._windows[key]
+
+
+def _storage(settings: Settings) -> Storage:
+    if not settings.RATE_LIMIT_STORAGE.startswith("redis"):
+        return MemoryMovingWindows()
+    # redis-py's asyncio client, not coredis.
+    redis = storage_from_string(settings.rate_limit_storage_uri, implementation="redispy")
+    assert isinstance(redis, Storage), "an async+ storage URI gives an async storage"
+    return redis
+
+
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
-        options: dict[str, Any] = {}
-        if settings.RATE_LIMIT_STORAGE.startswith("redis"):
-            options["implementation"] = "redispy"  # redis-py's asyncio client, not coredis
-        storage = storage_from_string(settings.rate_limit_storage_uri, **options)
-        assert isinstance(storage, Storage), "an async+ storage URI gives an async storage"
-        self.storage = storage
+        self.storage = _storage(settings)
         self.strategy = MovingWindowRateLimiter(self.storage)
 
     async def is_exhausted(self, item: RateLimitItem, *identifiers: str) -> bool:
