@@ -38,7 +38,7 @@ from sqlalchemy import create_engine
 
 from enrollpay.app import create_app
 from enrollpay.config import Settings, load_settings
-from enrollpay.db.dialect import _insert_ignoring_duplicates
+from enrollpay.db.dialect import insert_ignore_duplicate_statement
 from enrollpay.db.engine import Database
 from enrollpay.jobs.repository import jobs
 from enrollpay.kit.clock import utcnow
@@ -74,8 +74,9 @@ def raw_driver(url: str, secret: str) -> tuple[Ingest, AsyncConnectionPool]:
 
 
 def sqlalchemy_core(db: Database) -> Ingest:
-    insert_event = _insert_ignoring_duplicates("postgresql", webhook_events, webhook_events.c.id)
-    insert_job = _insert_ignoring_duplicates("postgresql", jobs, jobs.c.id)
+    statement = insert_ignore_duplicate_statement
+    insert_event = statement("postgresql", webhook_events, webhook_events.c.id)
+    insert_job = statement("postgresql", jobs, jobs.c.id)
 
     async def ingest(body: bytes, headers: dict[str, str]) -> None:
         now = utcnow()

@@ -20,15 +20,16 @@ async def insert_ignore_duplicate(
     Never use rowcount to tell: psycopg reports -1 for some statements. The values go in as
     parameters of one statement built once, so SQLAlchemy compiles it once (building it with
     `.values(...)` on every call cost as much CPU as running it)."""
-    stmt = _insert_ignoring_duplicates(session.get_bind().dialect.name, table, returning)
+    stmt = insert_ignore_duplicate_statement(session.get_bind().dialect.name, table, returning)
     connection = await session.connection()
     result = await connection.execute(stmt, values)
     return result.scalar_one_or_none()
 
 
 @functools.cache
-def _insert_ignoring_duplicates(
+def insert_ignore_duplicate_statement(
     dialect: str, table: Table, returning: ColumnElement[Any]
 ) -> Insert:
+    """The statement insert_ignore_duplicate runs, built once per dialect, table and column."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return insert(table).on_conflict_do_nothing().returning(returning)

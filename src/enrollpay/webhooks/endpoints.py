@@ -7,6 +7,7 @@ response is sent, so a 2xx means the event is stored."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -27,6 +28,7 @@ router = APIRouter(tags=["webhooks"])
 admin_router = APIRouter()
 
 
+_ACK_STATUSES = ("accepted", "duplicate")
 _HEADER_PARAMETERS = [
     {
         "name": "x-razorpay-signature",
@@ -43,7 +45,7 @@ _HEADER_PARAMETERS = [
         "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]},
     },
 ]
-_ACK_BODIES = {status: f'{{"status":"{status}"}}'.encode() for status in ("accepted", "duplicate")}
+_ACK_BODIES = {status: json.dumps({"status": status}).encode() for status in _ACK_STATUSES}
 
 
 @router.post(
